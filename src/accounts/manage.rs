@@ -1,0 +1,170 @@
+//! Creating, listing and deleting accounts: the CLI, `userapi.do`, self-registration and
+//! the first start's default administrator all come through here.
+
+use super::{now, Accounts, Error, Result};
+use crate::domain::profile::{check_text, Profile};
+use crate::domain::{
+    Account, AccountKind, Email, FieldError, NewAccount, ProfileInput, Role, Username,
+};
+use crate::store::UniqueField;
+
+/// The user name of the default administrator, which cannot be deleted.
+pub const DEFAULT_ADMIN: &str = "admin";
+
+/// An account to create, before validation.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// Requested user name.
+    pub username: String,
+    /// Login email.
+    pub email: String,
+    /// Password (local accounts).
+    pub password: Option<String>,
+    /// Local or directory.
+    pub kind: AccountKind,
+    /// Admin or normal.
+    pub role: Role,
+    /// A configured locale; the default when absent.
+    pub locale: Option<String>,
+    /// Initial profile fields (`""` means absent).
+    pub profile: ProfileInput,
+}
+
+impl NewUser {
+    /// A local account with just the essentials.
+    pub fn local(username: &str, email: &str, password: &str, role: Role) -> NewUser {
+        NewUser {
+            username: username.into(),
+            email: email.into(),
+            password: Some(password.into()),
+            kind: AccountKind::Local,
+            role,
+            locale: None,
+            profile: ProfileInput::default(),
+        }
+    }
+}
+
+impl Accounts {
+    /// Validates and stores a new account.
+    pub async fn create_user(&self, user: NewUser) -> Result<Account> {
+        let username = Username::parse(&user.username)
+            .map_err(|_| invalid("username", "is not a valid user name"))?;
+        let new = self.validate_new(&user, username).await?;
+        Ok(self.store.create_account(&new, now()).await?)
+    }
+
+    async fn validate_new(&self, user: &NewUser, username: Username) -> Result<NewAccount> {
+        let email = Email::parse(&user.email)
+            .map_err(|_| invalid("email", "is not a valid email address"))?;
+        let locale = self.locale(user.locale.as_deref())?;
+        let mut profile = Profile::default();
+        for (field, value) in &user.profile.texts {
+            check_text(field.name(), value).map_err(Error::Invalid)?;
+            profile.set(*field, (!value.is_empty()).then(|| value.clone()));
+        }
+        profile.use_jess = user.profile.use_jess.unwrap_or(false);
+        let password_hash = match (user.kind, &user.password) {
+            (AccountKind::Ad, _) => None,
+            (AccountKind::Local, None) => return Err(invalid("password", "is required")),
+            (AccountKind::Local, Some(password)) => {
+                self.check_new_password(password, username.as_str()).await?;
+                Some(self.hasher.hash(password).await?)
+            }
+        };
+        Ok(NewAccount {
+            username,
+            email,
+            password_hash,
+            kind: user.kind,
+            role: user.role,
+            locale,
+            profile,
+        })
+    }
+
+    /// A configured locale, or the default.
+    pub fn locale(&self, requested: Option<&str>) -> Result<String> {
+        let locales = &self.settings.locales;
+        match requested {
+            None => Ok(locales[0].clone()),
+            Some(l) => locales
+                .iter()
+                .find(|known| known.eq_ignore_ascii_case(l))
+                .cloned()
+                .ok_or_else(|| invalid("locale", "is not a supported locale")),
+        }
+    }
+
+    /// Self-registration: a normal account whose user name comes from the email.
+    pub async fn register(&self, mut user: NewUser) -> Result<Account> {
+        let local = user
+            .email
+            .rsplit_once('@')
+            .map(|(l, _)| l.to_owned())
+            .unwrap_or_default();
+        user.username = Username::from_email_local(&local, None).as_str().to_owned();
+        user.role = Role::Normal;
+        user.kind = AccountKind::Local;
+        let mut new = self
+            .validate_new(&user, Username::from_email_local(&local, None))
+            .await?;
+        // The first free name among `local`, `local2`, `local3`, ...
+        for n in 2..=1000u32 {
+            match self.store.create_account(&new, now()).await {
+                Err(crate::store::StoreError::Conflict(UniqueField::Username)) => {
+                    new.username = Username::from_email_local(&local, Some(n));
+                }
+                other => return Ok(other?),
+            }
+        }
+        Err(Error::Internal("no free user name for registration".into()))
+    }
+
+    /// Creates the default administrator when the store has no account yet; returns the
+    /// generated password when none was given.
+    pub async fn ensure_default_admin(
+        &self,
+        email: &str,
+        password: Option<String>,
+    ) -> Result<Option<String>> {
+        if self.store.count_accounts().await? > 0 {
+            return Ok(None);
+        }
+        let generated = password.is_none();
+        let password = password.unwrap_or_else(generate_password);
+        match self
+            .create_user(NewUser::local(DEFAULT_ADMIN, email, &password, Role::Admin))
+            .await
+        {
+            // Another instance created it first.
+            Err(Error::Taken(_)) => Ok(None),
+            Err(e) => Err(e),
+            Ok(_) => Ok(generated.then_some(password)),
+        }
+    }
+
+    /// Deletes an account with its sessions; the default administrator stays.
+    pub async fn delete_user(&self, username: &str) -> Result<Account> {
+        let account = self.account_by_username(username).await?;
+        if account.username.eq_ignore_ascii_case(DEFAULT_ADMIN) {
+            return Err(Error::DefaultAdmin);
+        }
+        self.store.delete_account(account.id).await?;
+        Ok(account)
+    }
+
+    /// One page of accounts ordered by user name, and the total count.
+    pub async fn list_users(&self, offset: i64, limit: i64) -> Result<(Vec<Account>, i64)> {
+        Ok(self.store.list_accounts(offset, limit).await?)
+    }
+}
+
+fn invalid(field: &'static str, problem: &'static str) -> Error {
+    Error::Invalid(FieldError::new(field, problem))
+}
+
+/// A random password that satisfies both policies.
+fn generate_password() -> String {
+    format!("{}-Aa1", crate::auth::random_token(18))
+}

@@ -1,0 +1,140 @@
+//! The use-cases both dialects and the CLI share: log on, sessions, profile updates, user
+//! management, password changes. Every business rule lives here or in `domain`, once.
+
+mod manage;
+mod passwords;
+mod profile;
+mod sessions;
+
+use std::sync::Arc;
+
+use crate::auth::hasher::HashError;
+use crate::auth::{Hasher, Sealer, TokenKeys};
+use crate::domain::{FieldError, PasswordPolicy, PolicyViolation};
+use crate::store::{Store, StoreError, UniqueField};
+
+pub use manage::NewUser;
+pub use sessions::{IssuedSession, SessionCtx};
+
+/// What a use-case can refuse, in terms both dialects translate into their own replies.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Unknown email, wrong password, or an account without a local password.
+    #[error("bad credentials")]
+    BadCredentials,
+    /// A missing, invalid, expired or revoked session.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// `confirm` with credentials of another (or no) account.
+    #[error("credentials do not match the session")]
+    SessionMismatch,
+    /// A field value that breaks a rule.
+    #[error("{0}")]
+    Invalid(FieldError),
+    /// A password the policy refuses.
+    #[error("Password does not satisfy the password policy: {0}.")]
+    Policy(PolicyViolation),
+    /// A username or email already used by another account.
+    #[error("{0:?} already in use")]
+    Taken(UniqueField),
+    /// No such account.
+    #[error("no such account")]
+    NotFound,
+    /// The default administrator cannot be deleted.
+    #[error("the default administrator cannot be deleted")]
+    DefaultAdmin,
+    /// The account has no local password (`type: ad`).
+    #[error("the account has no local password")]
+    NotLocal,
+    /// The JESS credential is empty or refused.
+    #[error("JESS credential refused")]
+    JessRejected,
+    /// Something failed that is not the caller's fault; details are logged, never replied.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Error {
+        match e {
+            StoreError::NotFound => Error::NotFound,
+            StoreError::Conflict(field) => Error::Taken(field),
+            StoreError::Other(e) => Error::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<HashError> for Error {
+    fn from(e: HashError) -> Error {
+        Error::Internal(e.to_string())
+    }
+}
+
+/// Shorthand for use-case results.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Rules that come from configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Which password rules apply.
+    pub policy: PasswordPolicy,
+    /// Lifetime of one token, seconds.
+    pub token_ttl: i64,
+    /// Absolute session lifetime from log on, seconds.
+    pub session_max_age: i64,
+    /// Accepted locales; the first is the default.
+    pub locales: Vec<String>,
+}
+
+/// The account service: the store plus the keys and rules that go with it.
+#[derive(Clone)]
+pub struct Accounts {
+    store: Arc<dyn Store>,
+    hasher: Hasher,
+    tokens: TokenKeys,
+    sealer: Arc<Sealer>,
+    settings: Arc<Settings>,
+}
+
+impl Accounts {
+    /// Loads (creating on first use) the shared keys from the store.
+    pub async fn new(
+        store: Arc<dyn Store>,
+        hasher: Hasher,
+        settings: Settings,
+    ) -> Result<Accounts> {
+        let signing = store
+            .secret("jwt-hs256", &crate::auth::random_bytes(32))
+            .await?;
+        let sealing = store
+            .secret("jess-seal", &crate::auth::random_bytes(32))
+            .await?;
+        let sealer =
+            Sealer::new(&sealing).ok_or_else(|| Error::Internal("bad sealing key".into()))?;
+        Ok(Accounts {
+            store,
+            hasher,
+            tokens: TokenKeys::new(&signing),
+            sealer: Arc::new(sealer),
+            settings: Arc::new(settings),
+        })
+    }
+
+    /// The rules in force.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The store, for health checks and maintenance.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+}
+
+/// The current time in unix seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,94 @@
+//! Password changes: the policy, the history rule, hashing, and the sessions that go.
+
+use super::{now, Accounts, Error, Result, SessionCtx};
+use crate::auth::Verified;
+use crate::domain::password::HISTORY_DEPTH;
+use crate::domain::{email, Account, AccountKind, PolicyViolation};
+use crate::store::PasswordChange;
+
+impl Accounts {
+    /// Changes one's own password after checking the current one; every other session of
+    /// the account is revoked, the current one stays valid.
+    pub async fn change_own_password(
+        &self,
+        ctx: &SessionCtx,
+        current: &str,
+        new: &str,
+    ) -> Result<()> {
+        let account = self.session_account(ctx).await?;
+        let verified = self
+            .hasher
+            .verify(current, account.password_hash.as_deref())
+            .await?;
+        if verified == Verified::No {
+            return Err(Error::BadCredentials);
+        }
+        self.replace_password(&account, new, Some(&ctx.session.id))
+            .await
+    }
+
+    /// An administrator's password reset: every session of the account is revoked.
+    pub async fn reset_password(&self, username: &str, new: &str) -> Result<Account> {
+        let account = self.account_by_username(username).await?;
+        self.replace_password(&account, new, None).await?;
+        Ok(account)
+    }
+
+    async fn replace_password(
+        &self,
+        account: &Account,
+        new: &str,
+        keep: Option<&str>,
+    ) -> Result<()> {
+        if account.kind != AccountKind::Local {
+            return Err(Error::NotLocal);
+        }
+        self.check_new_password(new, &account.username).await?;
+        if self.settings.policy.keeps_history() && self.was_used_before(account, new).await? {
+            return Err(Error::Policy(PolicyViolation::Reused));
+        }
+        let hash = self.hasher.hash(new).await?;
+        let change = PasswordChange {
+            hash: &hash,
+            keep_session: keep,
+            history_depth: HISTORY_DEPTH - 1,
+        };
+        self.store.set_password(account.id, change, now()).await?;
+        Ok(())
+    }
+
+    /// The policy rules that need no history.
+    pub(crate) async fn check_new_password(&self, password: &str, username: &str) -> Result<()> {
+        let policy = self.settings.policy;
+        let (password, username) = (password.to_owned(), username.to_owned());
+        // zxcvbn's matching is CPU work; keep it off the reactor.
+        tokio::task::spawn_blocking(move || policy.check(&password, &username))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?
+            .map_err(Error::Policy)
+    }
+
+    /// Whether `new` equals the current password or one of the ones before it
+    /// (six in all).
+    async fn was_used_before(&self, account: &Account, new: &str) -> Result<bool> {
+        let mut hashes = self
+            .store
+            .password_history(account.id, HISTORY_DEPTH - 1)
+            .await?;
+        hashes.extend(account.password_hash.clone());
+        Ok(self.hasher.matches_any(new, hashes).await?)
+    }
+
+    /// The account with this user name (case-insensitive).
+    pub async fn account_by_username(&self, username: &str) -> Result<Account> {
+        Ok(self
+            .store
+            .account_by_username(&crate::domain::username::key_of(username))
+            .await?)
+    }
+
+    /// The account with this login email (case-insensitive).
+    pub async fn account_by_email(&self, address: &str) -> Result<Account> {
+        Ok(self.store.account_by_email(&email::key_of(address)).await?)
+    }
+}

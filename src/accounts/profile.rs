@@ -1,0 +1,54 @@
+//! Reading and partially updating one's own account; linking a JESS credential.
+
+use super::{now, Accounts, Error, Result, SessionCtx};
+use crate::domain::profile::check_text;
+use crate::domain::{Account, AccountPatch, ProfileInput};
+
+/// The longest JESS user name or secret accepted.
+const JESS_MAX: usize = 255;
+
+impl Accounts {
+    /// The session's account.
+    pub async fn own_account(&self, ctx: &SessionCtx) -> Result<Account> {
+        self.session_account(ctx).await
+    }
+
+    /// Applies a partial update to the session's account: only the given fields change,
+    /// in one atomic statement.
+    pub async fn update_profile(&self, ctx: &SessionCtx, input: ProfileInput) -> Result<()> {
+        let current = self.session_account(ctx).await?;
+        let patch = input.validate(&current.email).map_err(Error::Invalid)?;
+        self.apply_patch(current.id, &patch).await
+    }
+
+    /// Writes a validated patch; an empty patch writes nothing.
+    pub(crate) async fn apply_patch(&self, id: i64, patch: &AccountPatch) -> Result<()> {
+        if patch.is_empty() {
+            return Ok(());
+        }
+        self.store.update_account(id, patch, now()).await?;
+        Ok(())
+    }
+
+    /// Stores a JESS credential (the secret sealed) and turns `use_jess` on.
+    pub async fn link_jess(&self, ctx: &SessionCtx, user: &str, secret: &str) -> Result<()> {
+        let fits = |s: &str| !s.is_empty() && s.chars().count() <= JESS_MAX;
+        if !fits(user) || !fits(secret) || check_text("jessUser", user).is_err() {
+            return Err(Error::JessRejected);
+        }
+        let sealed = self.sealer.seal(secret);
+        self.store
+            .set_jess(ctx.account_id(), user, &sealed, now())
+            .await
+            .map_err(|e| match e.into() {
+                Error::NotFound => Error::Unauthorized,
+                other => other,
+            })
+    }
+
+    /// Whether the session's account has a JESS credential.
+    pub async fn has_jess_link(&self, ctx: &SessionCtx) -> Result<bool> {
+        let account = self.session_account(ctx).await?;
+        Ok(account.profile.jess_user.is_some() && account.has_jess_secret)
+    }
+}

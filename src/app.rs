@@ -1,0 +1,143 @@
+//! Building the application from configuration: store, keys, router, listener; serving it.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+
+use crate::accounts::{Accounts, Settings};
+use crate::auth::Hasher;
+use crate::config::{Config, RulesArgs, StoreArgs};
+use crate::http::{self, AppState, Limits};
+
+/// A built server: listener bound, store migrated, default administrator in place.
+pub struct App {
+    listener: TcpListener,
+    router: axum::Router,
+    accounts: Accounts,
+    generated_admin_password: Option<String>,
+}
+
+/// Token lifetimes for [`open_accounts`]; the CLI uses the defaults.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    /// Seconds one token lives.
+    pub token_ttl: u64,
+    /// Seconds a session lives from log on.
+    pub session_max_age: u64,
+}
+
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Lifetimes {
+            token_ttl: 28800,
+            session_max_age: 43200,
+        }
+    }
+}
+
+/// Opens and migrates the store, then loads the account service over it.
+pub async fn open_accounts(
+    store: &StoreArgs,
+    rules: &RulesArgs,
+    lifetimes: Lifetimes,
+) -> Result<Accounts, String> {
+    rules.validate()?;
+    let backend = crate::store::open(&store.database_url).await?;
+    backend
+        .migrate()
+        .await
+        .map_err(|e| format!("migration failed: {e}"))?;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let hasher = Hasher::new(
+        rules.argon2_memory_kib,
+        rules.argon2_iterations,
+        rules.argon2_lanes,
+        rules.pepper()?,
+        rules.hash_concurrency.unwrap_or(cores),
+    )
+    .map_err(|e| e.to_string())?;
+    let settings = Settings {
+        policy: rules.password_policy.into(),
+        token_ttl: lifetimes.token_ttl as i64,
+        session_max_age: lifetimes.session_max_age as i64,
+        locales: rules
+            .locales
+            .iter()
+            .map(|l| l.trim().to_ascii_lowercase())
+            .collect(),
+    };
+    Accounts::new(backend, hasher, settings)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+impl App {
+    /// Validates the configuration, prepares the store and binds the listener.
+    pub async fn build(config: Config) -> Result<App, String> {
+        config.validate()?;
+        let lifetimes = Lifetimes {
+            token_ttl: config.token_ttl,
+            session_max_age: config.session_max_age,
+        };
+        let accounts = open_accounts(&config.store, &config.rules, lifetimes).await?;
+        let generated_admin_password = accounts
+            .ensure_default_admin(&config.admin_email, config.admin_password.clone())
+            .await
+            .map_err(|e| format!("cannot create the default administrator: {e}"))?;
+        let tls = config.tls_cert.is_some();
+        let state = AppState {
+            accounts: accounts.clone(),
+            secure_cookie: tls || config.secure_cookie,
+            allow_registration: config.allow_registration,
+        };
+        let router = http::router(
+            state,
+            Limits {
+                body_limit: config.body_limit,
+                hsts: tls,
+            },
+        );
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+        Ok(App {
+            listener,
+            router,
+            accounts,
+            generated_admin_password,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The account service behind the server.
+    pub fn accounts(&self) -> &Accounts {
+        &self.accounts
+    }
+
+    /// The default administrator's password when this start generated it (shown once).
+    pub fn generated_admin_password(&self) -> Option<&str> {
+        self.generated_admin_password.as_deref()
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}

@@ -1,0 +1,231 @@
+//! Argon2id password hashing, run on the blocking pool behind a semaphore so that a burst of
+//! log-ons queues instead of starving every other request.
+
+use std::sync::Arc;
+
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
+
+/// The outcome of a verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verified {
+    /// Wrong password, unknown account, or no password at all.
+    No,
+    /// Right password; `rehash` holds a new hash when the stored one used older parameters.
+    Yes {
+        /// A hash at the current parameters, to store in place of the old one.
+        rehash: Option<String>,
+    },
+}
+
+/// Hashes and verifies passwords with fixed Argon2id parameters and an optional pepper.
+#[derive(Clone)]
+pub struct Hasher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    params: Params,
+    pepper: Option<Vec<u8>>,
+    permits: Semaphore,
+    /// A hash of a random password: verifying against it costs what a real verification costs.
+    dummy: String,
+}
+
+/// Hashing failed (invalid parameters, a task that panicked): never the user's fault.
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed: {0}")]
+pub struct HashError(String);
+
+impl Hasher {
+    /// A hasher with the given Argon2id cost, pepper and concurrency.
+    pub fn new(
+        memory_kib: u32,
+        iterations: u32,
+        lanes: u32,
+        pepper: Option<Vec<u8>>,
+        concurrency: usize,
+    ) -> Result<Hasher, HashError> {
+        let params = Params::new(memory_kib, iterations, lanes, None)
+            .map_err(|e| HashError(e.to_string()))?;
+        let mut inner = Inner {
+            params,
+            pepper,
+            permits: Semaphore::new(concurrency.max(1)),
+            dummy: String::new(),
+        };
+        inner.dummy = inner.hash(&super::random_token(24))?;
+        Ok(Hasher {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Hashes a new password.
+    pub async fn hash(&self, password: &str) -> Result<String, HashError> {
+        let password = password.to_owned();
+        self.run(move |inner| inner.hash(&password)).await?
+    }
+
+    /// Verifies `password` against `hash`; with no hash, against the dummy so that the time
+    /// taken says nothing about whether the account exists.
+    pub async fn verify(&self, password: &str, hash: Option<&str>) -> Result<Verified, HashError> {
+        let password = password.to_owned();
+        let hash = hash.map(str::to_owned);
+        self.run(move |inner| Ok(inner.verify(&password, hash.as_deref())))
+            .await?
+    }
+
+    /// Whether `password` matches any of `hashes` (the history rule); one verification each.
+    pub async fn matches_any(
+        &self,
+        password: &str,
+        hashes: Vec<String>,
+    ) -> Result<bool, HashError> {
+        let password = password.to_owned();
+        self.run(move |inner| {
+            Ok(hashes
+                .iter()
+                .any(|h| inner.verify(&password, Some(h)) != Verified::No))
+        })
+        .await?
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&Inner) -> T + Send + 'static,
+    ) -> Result<T, HashError> {
+        let _permit = self
+            .inner
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| HashError(e.to_string()))?;
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || job(&inner))
+            .await
+            .map_err(|e| HashError(e.to_string()))
+    }
+}
+
+impl Inner {
+    fn argon2(&self) -> Result<Argon2<'_>, HashError> {
+        match &self.pepper {
+            Some(secret) => Argon2::new_with_secret(
+                secret,
+                Algorithm::Argon2id,
+                Version::V0x13,
+                self.params.clone(),
+            )
+            .map_err(|e| HashError(e.to_string())),
+            None => Ok(Argon2::new(
+                Algorithm::Argon2id,
+                Version::V0x13,
+                self.params.clone(),
+            )),
+        }
+    }
+
+    fn hash(&self, password: &str) -> Result<String, HashError> {
+        let salt = SaltString::generate(&mut OsRng);
+        let hash = self
+            .argon2()?
+            .hash_password(password.as_bytes(), &salt)
+            .map_err(|e| HashError(e.to_string()))?;
+        Ok(hash.to_string())
+    }
+
+    fn verify(&self, password: &str, hash: Option<&str>) -> Verified {
+        let real = hash.is_some();
+        let stored = hash.unwrap_or(&self.dummy);
+        let Ok(parsed) = PasswordHash::new(stored) else {
+            // Keep the time of a real verification even for a corrupt stored hash.
+            let _ = self.verify(password, None);
+            return Verified::No;
+        };
+        let ok = self
+            .argon2()
+            .map(|a| a.verify_password(password.as_bytes(), &parsed).is_ok())
+            .unwrap_or(false);
+        if !(ok && real) {
+            return Verified::No;
+        }
+        let current = parsed.algorithm == argon2::ARGON2ID_IDENT
+            && Params::try_from(&parsed)
+                .map(|p| {
+                    (p.m_cost(), p.t_cost(), p.p_cost())
+                        == (
+                            self.params.m_cost(),
+                            self.params.t_cost(),
+                            self.params.p_cost(),
+                        )
+                })
+                .unwrap_or(false);
+        Verified::Yes {
+            rehash: if current {
+                None
+            } else {
+                self.hash(password).ok()
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hasher(memory: u32) -> Hasher {
+        Hasher::new(memory, 2, 1, None, 2).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_hash_verifies_its_password_only() {
+        let h = hasher(19456);
+        let hash = h.hash("S3cret!pw").await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert_eq!(
+            h.verify("S3cret!pw", Some(&hash)).await.unwrap(),
+            Verified::Yes { rehash: None }
+        );
+        assert_eq!(h.verify("wrong", Some(&hash)).await.unwrap(), Verified::No);
+    }
+
+    #[tokio::test]
+    async fn no_hash_never_verifies() {
+        assert_eq!(
+            hasher(19456).verify("anything", None).await.unwrap(),
+            Verified::No
+        );
+    }
+
+    #[tokio::test]
+    async fn a_hash_of_older_parameters_is_upgraded() {
+        let old = hasher(19456).hash("S3cret!pw").await.unwrap();
+        let Verified::Yes { rehash: Some(new) } =
+            hasher(20000).verify("S3cret!pw", Some(&old)).await.unwrap()
+        else {
+            panic!("expected a rehash");
+        };
+        assert!(new.contains("m=20000"));
+    }
+
+    #[tokio::test]
+    async fn a_pepper_changes_the_hash() {
+        let peppered = Hasher::new(19456, 2, 1, Some(b"pepper".to_vec()), 1).unwrap();
+        let hash = peppered.hash("S3cret!pw").await.unwrap();
+        assert_eq!(
+            hasher(19456)
+                .verify("S3cret!pw", Some(&hash))
+                .await
+                .unwrap(),
+            Verified::No
+        );
+        assert!(matches!(
+            peppered.verify("S3cret!pw", Some(&hash)).await.unwrap(),
+            Verified::Yes { .. }
+        ));
+    }
+}

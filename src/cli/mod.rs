@@ -1,0 +1,39 @@
+//! The `roster` command line: the server and the admin commands, one file per group.
+
+mod migrate;
+mod serve;
+mod user;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+/// Roster: user accounts and sessions over the ENSIMS Users API and the userapi.do admin API.
+#[derive(Parser, Debug)]
+#[command(name = "roster", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the HTTP server (creates and migrates the store, and the first administrator).
+    Serve(Box<Config>),
+    /// Apply pending database migrations.
+    Migrate(migrate::MigrateOpts),
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(user::UserCommand),
+}
+
+impl Cli {
+    /// Runs the chosen command; the error is a message for the operator.
+    pub async fn run(self) -> Result<(), String> {
+        match self.command {
+            Command::Serve(config) => serve::run(*config).await,
+            Command::Migrate(opts) => migrate::run(opts).await,
+            Command::User(cmd) => user::run(cmd).await,
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! Server configuration: every setting is a `roster serve` flag and a `ROSTER_*` variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use crate::domain::PasswordPolicy;
+
+/// Where the account store lives; shared by every subcommand.
+#[derive(Args, Debug, Clone)]
+pub struct StoreArgs {
+    /// Database URL: `sqlite://PATH` (embedded, the default) or `postgres://…`.
+    #[arg(
+        long,
+        env = "ROSTER_DATABASE_URL",
+        default_value = "sqlite://roster.db"
+    )]
+    pub database_url: String,
+}
+
+/// Account rules (passwords, locales); shared by the server and the admin CLI.
+#[derive(Args, Debug, Clone)]
+pub struct RulesArgs {
+    /// Password policy: `compat` (the published rules) or `strict`.
+    #[arg(
+        long,
+        env = "ROSTER_PASSWORD_POLICY",
+        value_enum,
+        default_value = "compat"
+    )]
+    pub password_policy: PolicyName,
+
+    /// File holding an Argon2 secret (pepper) kept outside the database.
+    #[arg(long, value_name = "PATH")]
+    pub password_pepper_file: Option<PathBuf>,
+
+    /// Argon2id memory cost in KiB (OWASP minimum: 19456).
+    #[arg(long, env = "ROSTER_ARGON2_MEMORY_KIB", default_value_t = 19456)]
+    pub argon2_memory_kib: u32,
+
+    /// Argon2id iterations (OWASP minimum at 19 MiB: 2).
+    #[arg(long, env = "ROSTER_ARGON2_ITERATIONS", default_value_t = 2)]
+    pub argon2_iterations: u32,
+
+    /// Argon2id lanes.
+    #[arg(long, env = "ROSTER_ARGON2_LANES", default_value_t = 1)]
+    pub argon2_lanes: u32,
+
+    /// How many password hashes may be computed at once (default: number of cores).
+    #[arg(long, env = "ROSTER_HASH_CONCURRENCY")]
+    pub hash_concurrency: Option<usize>,
+
+    /// Locales accepted for accounts (comma separated); the first is the default.
+    #[arg(
+        long,
+        env = "ROSTER_LOCALES",
+        value_delimiter = ',',
+        default_value = "en-us,ja-jp"
+    )]
+    pub locales: Vec<String>,
+}
+
+/// The password policy presets of `userapi.md`.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyName {
+    /// The published composition and history rules.
+    Compat,
+    /// OWASP ASVS style: length only.
+    Strict,
+}
+
+impl From<PolicyName> for PasswordPolicy {
+    fn from(name: PolicyName) -> Self {
+        match name {
+            PolicyName::Compat => PasswordPolicy::Compat,
+            PolicyName::Strict => PasswordPolicy::Strict,
+        }
+    }
+}
+
+/// Everything `roster serve` needs.
+#[derive(Args, Debug, Clone)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "ROSTER_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    #[command(flatten)]
+    pub rules: RulesArgs,
+
+    /// Password of the default administrator at first start (`ROSTER_ADMIN_PASSWORD` only:
+    /// never a flag, so it does not show in process lists).
+    #[arg(skip)]
+    pub admin_password: Option<String>,
+
+    /// Login email of the default administrator `admin`.
+    #[arg(long, env = "ROSTER_ADMIN_EMAIL", default_value = "admin@localhost")]
+    pub admin_email: String,
+
+    /// License authentication key accepted in `x-authorization` (none: header refused).
+    #[arg(long, env = "ROSTER_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
+
+    /// Allow self-registration through `POST /users/api/register`.
+    #[arg(long, env = "ROSTER_ALLOW_REGISTRATION")]
+    pub allow_registration: bool,
+
+    /// Lifetime of one session token in seconds.
+    #[arg(long, env = "ROSTER_TOKEN_TTL", default_value_t = 28800)]
+    pub token_ttl: u64,
+
+    /// Absolute session lifetime from log on in seconds; check-in cannot extend it.
+    #[arg(long, env = "ROSTER_SESSION_MAX_AGE", default_value_t = 43200)]
+    pub session_max_age: u64,
+
+    /// Mark the session cookie `Secure` even on plain HTTP (behind a TLS proxy).
+    #[arg(long, env = "ROSTER_SECURE_COOKIE")]
+    pub secure_cookie: bool,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "ROSTER_BODY_LIMIT", default_value_t = 64 * 1024)]
+    pub body_limit: usize,
+
+    /// PEM certificate chain for HTTPS.
+    #[arg(long, env = "ROSTER_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key for HTTPS.
+    #[arg(long, env = "ROSTER_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+impl Config {
+    /// A configuration with every default, listening on `listen`, storing in `database_url`.
+    pub fn for_tests(listen: SocketAddr, database_url: &str) -> Config {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Wrap {
+            #[command(flatten)]
+            config: Config,
+        }
+        let mut config = Wrap::parse_from(["roster"]).config;
+        config.listen = listen;
+        config.store.database_url = database_url.to_owned();
+        config
+    }
+
+    /// Checks the settings that clap cannot check alone.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.token_ttl == 0 {
+            return Err("--token-ttl must be at least 1 second".into());
+        }
+        if self.session_max_age == 0 {
+            return Err("--session-max-age must be at least 1 second".into());
+        }
+        if matches!(&self.admin_key, Some(k) if k.len() < 16) {
+            return Err("--admin-key must be at least 16 characters long".into());
+        }
+        self.rules.validate()
+    }
+}
+
+impl RulesArgs {
+    /// Refuses Argon2 parameters below OWASP's minimum.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.argon2_memory_kib < 19456 || self.argon2_iterations < 2 || self.argon2_lanes < 1 {
+            return Err(
+                "Argon2 parameters below the OWASP minimum (19456 KiB, 2 iterations, 1 lane)"
+                    .into(),
+            );
+        }
+        if self.locales.is_empty() || self.locales.iter().any(|l| l.trim().is_empty()) {
+            return Err("--locales needs at least one non-empty locale".into());
+        }
+        if self.hash_concurrency == Some(0) {
+            return Err("--hash-concurrency must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The pepper: the file's content, else `ROSTER_PASSWORD_PEPPER`, else none.
+    pub fn pepper(&self) -> Result<Option<Vec<u8>>, String> {
+        if let Some(path) = &self.password_pepper_file {
+            let bytes = std::fs::read(path).map_err(|e| {
+                format!("cannot read --password-pepper-file {}: {e}", path.display())
+            })?;
+            let trimmed = bytes.trim_ascii_end().to_vec();
+            if trimmed.is_empty() {
+                return Err("--password-pepper-file is empty".into());
+            }
+            return Ok(Some(trimmed));
+        }
+        match std::env::var("ROSTER_PASSWORD_PEPPER") {
+            Ok(v) if !v.is_empty() => Ok(Some(v.into_bytes())),
+            _ => Ok(None),
+        }
+    }
+}

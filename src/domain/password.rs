@@ -1,0 +1,170 @@
+//! The password policy presets (`compat`, `strict`) and the rule that refuses a password.
+
+use std::fmt;
+
+/// Which set of rules a new password must satisfy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordPolicy {
+    /// The published rules: 6+ characters, mixed composition, no user name, history of six.
+    Compat,
+    /// OWASP ASVS style: 12+ characters, no composition or history rules.
+    Strict,
+}
+
+/// The specials the published composition rule counts.
+pub const SPECIALS: &str = "!~`@#$%^&*()-_+=";
+
+/// How many previous passwords the `compat` history rule remembers.
+pub const HISTORY_DEPTH: usize = 6;
+
+/// The longest password accepted by either policy, in characters.
+pub const MAX_LEN: usize = 128;
+
+/// The rule a refused password broke; `Display` gives the rule in words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyViolation {
+    /// Shorter than the policy's minimum.
+    TooShort(usize),
+    /// Longer than 128 characters.
+    TooLong,
+    /// No uppercase letter.
+    NoUppercase,
+    /// No lowercase letter.
+    NoLowercase,
+    /// No digit.
+    NoDigit,
+    /// None of the published specials.
+    NoSpecial,
+    /// Contains the user name.
+    ContainsUsername,
+    /// Found in the common-password list.
+    Common,
+    /// Equals one of the previous six passwords.
+    Reused,
+}
+
+impl fmt::Display for PolicyViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PolicyViolation::TooShort(n) => write!(f, "it must be at least {n} characters long"),
+            PolicyViolation::TooLong => write!(f, "it must be at most {MAX_LEN} characters long"),
+            PolicyViolation::NoUppercase => f.write_str("it must contain an uppercase letter"),
+            PolicyViolation::NoLowercase => f.write_str("it must contain a lowercase letter"),
+            PolicyViolation::NoDigit => f.write_str("it must contain a digit"),
+            PolicyViolation::NoSpecial => {
+                write!(
+                    f,
+                    "it must contain one of the special characters {SPECIALS}"
+                )
+            }
+            PolicyViolation::ContainsUsername => f.write_str("it must not contain the user name"),
+            PolicyViolation::Common => f.write_str("it is a commonly used password"),
+            PolicyViolation::Reused => {
+                f.write_str("it must not equal any of the previous six passwords")
+            }
+        }
+    }
+}
+
+impl PasswordPolicy {
+    /// The minimum length of this policy.
+    pub fn min_len(self) -> usize {
+        match self {
+            PasswordPolicy::Compat => 6,
+            PasswordPolicy::Strict => 12,
+        }
+    }
+
+    /// Whether the history rule applies.
+    pub fn keeps_history(self) -> bool {
+        self == PasswordPolicy::Compat
+    }
+
+    /// Checks every rule that needs no stored state (the history rule is checked by the caller).
+    pub fn check(self, password: &str, username: &str) -> Result<(), PolicyViolation> {
+        let len = password.chars().count();
+        if len < self.min_len() {
+            return Err(PolicyViolation::TooShort(self.min_len()));
+        }
+        if len > MAX_LEN {
+            return Err(PolicyViolation::TooLong);
+        }
+        if self == PasswordPolicy::Compat {
+            check_composition(password, username)?;
+        }
+        if super::common_passwords::contains(password) {
+            return Err(PolicyViolation::Common);
+        }
+        Ok(())
+    }
+}
+
+fn check_composition(password: &str, username: &str) -> Result<(), PolicyViolation> {
+    let has = |pred: fn(char) -> bool| password.chars().any(pred);
+    if !has(char::is_uppercase) {
+        return Err(PolicyViolation::NoUppercase);
+    }
+    if !has(char::is_lowercase) {
+        return Err(PolicyViolation::NoLowercase);
+    }
+    if !has(|c| c.is_ascii_digit()) {
+        return Err(PolicyViolation::NoDigit);
+    }
+    if !has(|c| SPECIALS.contains(c)) {
+        return Err(PolicyViolation::NoSpecial);
+    }
+    if !username.is_empty() && password.to_lowercase().contains(&username.to_lowercase()) {
+        return Err(PolicyViolation::ContainsUsername);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PasswordPolicy::{Compat, Strict};
+    use super::PolicyViolation::*;
+
+    #[test]
+    fn compat_accepts_a_password_meeting_every_published_rule() {
+        assert_eq!(Compat.check("Tr1cky!x", "john.s"), Ok(()));
+    }
+
+    #[test]
+    fn compat_names_each_broken_rule() {
+        assert_eq!(Compat.check("Ab1!x", "u"), Err(TooShort(6)));
+        assert_eq!(Compat.check("abcd1!xy", "u"), Err(NoUppercase));
+        assert_eq!(Compat.check("ABCD1!XY", "u"), Err(NoLowercase));
+        assert_eq!(Compat.check("Abcde!xy", "u"), Err(NoDigit));
+        assert_eq!(Compat.check("Abcde1xy", "u"), Err(NoSpecial));
+        assert_eq!(Compat.check("xJohn.S1!", "john.s"), Err(ContainsUsername));
+        assert_eq!(
+            Compat.check(&format!("Ab1!{}", "x".repeat(125)), "u"),
+            Err(TooLong)
+        );
+    }
+
+    #[test]
+    fn strict_wants_length_only() {
+        assert_eq!(Strict.check("short pass", "u"), Err(TooShort(12)));
+        assert_eq!(Strict.check("correct horse battery", "u"), Ok(()));
+    }
+
+    #[test]
+    fn common_passwords_are_refused_by_both_policies() {
+        assert_eq!(Strict.check("password1234", "u"), Err(Common));
+        assert_eq!(Compat.check("P@ssw0rd", "u"), Err(Common));
+        assert_eq!(
+            Compat.check("Qwerty123!", "u"),
+            Ok(()),
+            "not itself on the list"
+        );
+    }
+
+    #[test]
+    fn the_rule_is_said_in_words() {
+        assert_eq!(
+            TooShort(6).to_string(),
+            "it must be at least 6 characters long"
+        );
+    }
+}

@@ -1,0 +1,55 @@
+//! The JESS session calls (`/jess_web/api/session`), in the ENSIMS conventions.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::ensims::EnsimsError;
+use super::extract::{EnsimsJson, Session};
+use super::AppState;
+
+#[derive(Serialize)]
+struct JessReply {
+    ok: bool,
+    status: &'static str,
+    data: Option<()>,
+}
+
+/// `POST /jess_web/api/session`: store the JESS credential.
+pub async fn link(
+    State(state): State<AppState>,
+    Session(ctx): Session,
+    EnsimsJson(body): EnsimsJson,
+) -> Result<Response, EnsimsError> {
+    let field = |name: &str| body.get(name).and_then(Value::as_str).unwrap_or_default();
+    let (user, secret) = (field("jessUser"), field("jessPwd"));
+    state.accounts.link_jess(&ctx, user, secret).await?;
+    Ok(Json(JessReply {
+        ok: true,
+        status: "New JESS session key is assigned.",
+        data: None,
+    })
+    .into_response())
+}
+
+/// `GET /jess_web/api/session`: whether a JESS link exists.
+pub async fn status(
+    State(state): State<AppState>,
+    Session(ctx): Session,
+) -> Result<Response, EnsimsError> {
+    let reply = match state.accounts.has_jess_link(&ctx).await? {
+        true => JessReply {
+            ok: true,
+            status: "JESS session key is valid.",
+            data: None,
+        },
+        false => JessReply {
+            ok: false,
+            status: "No JESS session key is assigned.",
+            data: None,
+        },
+    };
+    Ok(Json(reply).into_response())
+}

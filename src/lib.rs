@@ -1,0 +1,11 @@
+//! Roster: a self-hosted user-account server serving two published HTTP API dialects
+//! (the ENSIMS Users API and the `userapi.do` admin API) over one account store.
+
+pub mod accounts; // the use-cases both dialects and the CLI share
+pub mod app; // building and serving the application
+pub mod auth; // password hashing, session tokens, secret sealing
+pub mod cli; // the `roster` subcommands
+pub mod config; // settings: flags and ROSTER_* variables
+pub mod domain; // framework-free types and validation rules
+pub mod http; // transport: routes, extractors, dialect wire formats
+pub mod store; // the storage trait and its SQL backends

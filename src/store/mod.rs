@@ -1,0 +1,149 @@
+//! The account store: one trait, a SQLite and a PostgreSQL backend picked by URL scheme.
+//! This is the only code that knows SQL.
+
+mod sqlite;
+
+use async_trait::async_trait;
+
+use crate::domain::{Account, AccountPatch, NewAccount, Session};
+
+pub use sqlite::SqliteStore;
+
+/// A column with a uniqueness rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UniqueField {
+    /// `username` (case-insensitive).
+    Username,
+    /// `email` (case-insensitive).
+    Email,
+}
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row asked for does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule would be broken.
+    #[error("{0:?} already in use")]
+    Conflict(UniqueField),
+    /// Anything else: the database is unreachable, corrupt, ...
+    #[error(transparent)]
+    Other(#[from] sqlx::Error),
+}
+
+/// Shorthand for store results.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A password change as the store records it.
+#[derive(Debug, Clone)]
+pub struct PasswordChange<'a> {
+    /// The new Argon2id hash.
+    pub hash: &'a str,
+    /// The session that stays valid (a change through one's own session); every other goes.
+    pub keep_session: Option<&'a str>,
+    /// How many previous hashes to keep.
+    pub history_depth: usize,
+}
+
+/// Every persistent operation Roster needs; each call is atomic.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Applies pending migrations.
+    async fn migrate(&self) -> StoreResult<()>;
+
+    /// The secret stored under `name`, storing `fresh` first if there is none (race-free).
+    async fn secret(&self, name: &str, fresh: &[u8]) -> StoreResult<Vec<u8>>;
+
+    /// How many accounts exist.
+    async fn count_accounts(&self) -> StoreResult<i64>;
+
+    /// Stores a new account; `Conflict` when its username or email is taken.
+    async fn create_account(&self, new: &NewAccount, now: i64) -> StoreResult<Account>;
+
+    /// The account with this id.
+    async fn account_by_id(&self, id: i64) -> StoreResult<Account>;
+
+    /// The account whose email key (lower case) is `key`.
+    async fn account_by_email(&self, key: &str) -> StoreResult<Account>;
+
+    /// The account whose username key (lower case) is `key`.
+    async fn account_by_username(&self, key: &str) -> StoreResult<Account>;
+
+    /// One page of accounts ordered by username key, and how many there are in all.
+    async fn list_accounts(&self, offset: i64, limit: i64) -> StoreResult<(Vec<Account>, i64)>;
+
+    /// Changes only the fields the patch names, bumping the version, in one statement.
+    async fn update_account(&self, id: i64, patch: &AccountPatch, now: i64) -> StoreResult<()>;
+
+    /// Sets a new password hash, moving the old one to the history and revoking sessions.
+    async fn set_password(&self, id: i64, change: PasswordChange<'_>, now: i64) -> StoreResult<()>;
+
+    /// Replaces `old` by `new` (an upgrade of parameters) if the hash is still `old`.
+    async fn rehash_password(&self, id: i64, old: &str, new: &str) -> StoreResult<()>;
+
+    /// The newest `depth` previous password hashes.
+    async fn password_history(&self, id: i64, depth: usize) -> StoreResult<Vec<String>>;
+
+    /// Deletes an account with its sessions and history.
+    async fn delete_account(&self, id: i64) -> StoreResult<()>;
+
+    /// Links a JESS user: sets `jess_user`, the encrypted secret and `use_jess`.
+    async fn set_jess(&self, id: i64, user: &str, secret: &str, now: i64) -> StoreResult<()>;
+
+    /// Stores a new session.
+    async fn create_session(&self, session: &Session) -> StoreResult<()>;
+
+    /// The live session with this id.
+    async fn session(&self, id: &str) -> StoreResult<Session>;
+
+    /// Replaces session `old` by `new` atomically; `NotFound` if `old` was already gone.
+    async fn rotate_session(&self, old: &str, new: &Session) -> StoreResult<()>;
+
+    /// Deletes one session (log off); `NotFound` if it was already gone.
+    async fn delete_session(&self, id: &str) -> StoreResult<()>;
+
+    /// Deletes the sessions that ended before `now`.
+    async fn purge_sessions(&self, now: i64) -> StoreResult<u64>;
+}
+
+/// Opens the store a URL names: `sqlite://…` (created if missing) or `postgres://…`.
+pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, String> {
+    if url.starts_with("sqlite:") {
+        let store = SqliteStore::open(url)
+            .await
+            .map_err(|e| format!("cannot open {url}: {e}"))?;
+        Ok(std::sync::Arc::new(store))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Err("the PostgreSQL backend is not built yet".into())
+    } else {
+        Err(format!(
+            "unsupported --database-url {url:?}: use sqlite://PATH or postgres://…"
+        ))
+    }
+}
+
+/// Recognises a unique violation and which field it concerns.
+fn conflict_of(err: &sqlx::Error) -> Option<UniqueField> {
+    let db = err.as_database_error()?;
+    if !db.is_unique_violation() {
+        return None;
+    }
+    let names = format!("{} {}", db.message(), db.constraint().unwrap_or_default());
+    if names.contains("email") {
+        Some(UniqueField::Email)
+    } else {
+        Some(UniqueField::Username)
+    }
+}
+
+impl StoreError {
+    /// Maps a sqlx error, recognising unique violations.
+    fn from_sqlx(err: sqlx::Error) -> StoreError {
+        match conflict_of(&err) {
+            Some(field) => StoreError::Conflict(field),
+            None if matches!(err, sqlx::Error::RowNotFound) => StoreError::NotFound,
+            None => StoreError::Other(err),
+        }
+    }
+}

@@ -1,6 +1,8 @@
 //! The ENSIMS Users API (`/users/api/*`): wire structs, handlers, and the mapping of
 //! domain errors to `{"ok":false,"status":...}` replies.
 
+use std::borrow::Cow;
+
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderValue, StatusCode};
@@ -17,7 +19,12 @@ use crate::store::UniqueField;
 
 /// A failure reply in the ENSIMS format.
 #[derive(Debug)]
-pub struct EnsimsError(Response);
+pub enum EnsimsError {
+    /// `{"ok":false,"status":message}` with an HTTP status.
+    Status(StatusCode, Cow<'static, str>),
+    /// The JESS refusal, which carries `"data":null` too.
+    JessRejected,
+}
 
 /// `{"ok":false,"status":...}` with an HTTP status.
 pub fn fail(status: StatusCode, message: &str) -> Response {
@@ -32,63 +39,66 @@ pub fn fail(status: StatusCode, message: &str) -> Response {
 }
 
 impl EnsimsError {
-    /// A ready reply.
-    pub fn reply(response: Response) -> EnsimsError {
-        EnsimsError(response)
+    /// A failure with this status and message.
+    pub fn new(status: StatusCode, message: impl Into<Cow<'static, str>>) -> EnsimsError {
+        EnsimsError::Status(status, message.into())
     }
 
     /// 400 naming what is wrong.
-    pub fn bad_request(message: &str) -> EnsimsError {
-        EnsimsError(fail(StatusCode::BAD_REQUEST, message))
+    pub fn bad_request(message: impl Into<Cow<'static, str>>) -> EnsimsError {
+        EnsimsError::new(StatusCode::BAD_REQUEST, message)
     }
 
     /// 401 `Unauthorized`.
     pub fn unauthorized() -> EnsimsError {
-        EnsimsError(fail(StatusCode::UNAUTHORIZED, "Unauthorized"))
+        EnsimsError::new(StatusCode::UNAUTHORIZED, "Unauthorized")
     }
 }
 
 impl IntoResponse for EnsimsError {
     fn into_response(self) -> Response {
-        self.0
+        match self {
+            EnsimsError::Status(status, message) => fail(status, &message),
+            EnsimsError::JessRejected => Json(WithData {
+                ok: false,
+                status: "The supplied user and passwd pair does not match any record on JESS.",
+                data: None::<()>,
+            })
+            .into_response(),
+        }
     }
 }
 
 impl From<accounts::Error> for EnsimsError {
     fn from(e: accounts::Error) -> EnsimsError {
         use accounts::Error as E;
-        let reply = match e {
-            E::BadCredentials => fail(
+        match e {
+            E::BadCredentials => EnsimsError::new(
                 StatusCode::OK,
                 "No matching username and password pair was found!",
             ),
-            E::Unauthorized => return EnsimsError::unauthorized(),
-            E::SessionMismatch => fail(StatusCode::OK, "User does not match the existing session"),
-            E::Invalid(field) => fail(StatusCode::BAD_REQUEST, &field.to_string()),
-            E::Policy(_) => fail(StatusCode::BAD_REQUEST, &e.to_string()),
-            E::Taken(UniqueField::Email) => fail(
+            E::Unauthorized => EnsimsError::unauthorized(),
+            E::SessionMismatch => {
+                EnsimsError::new(StatusCode::OK, "User does not match the existing session")
+            }
+            E::Invalid(field) => EnsimsError::bad_request(field.to_string()),
+            E::Policy(_) => EnsimsError::bad_request(e.to_string()),
+            E::Taken(UniqueField::Email) => EnsimsError::new(
                 StatusCode::CONFLICT,
                 "Email address is already in use by another account.",
             ),
             E::Taken(UniqueField::Username) => {
-                fail(StatusCode::CONFLICT, "User name is already in use.")
+                EnsimsError::new(StatusCode::CONFLICT, "User name is already in use.")
             }
-            E::NotFound | E::DefaultAdmin | E::NotLocal => fail(
-                StatusCode::BAD_REQUEST,
-                "The account cannot be changed this way.",
-            ),
-            E::JessRejected => Json(WithData {
-                ok: false,
-                status: "The supplied user and passwd pair does not match any record on JESS.",
-                data: None::<()>,
-            })
-            .into_response(),
+            E::NotFound | E::DefaultAdmin | E::NotLocal => {
+                EnsimsError::bad_request("The account cannot be changed this way.")
+            }
+            E::JessRejected => EnsimsError::JessRejected,
             E::Internal(cause) => {
                 tracing::error!(%cause, "request failed");
-                fail(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error.")
+                EnsimsError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error.")
             }
-        };
-        EnsimsError(reply)
+        }
     }
 }
 
@@ -387,10 +397,10 @@ fn unwrap_data(body: &Value) -> Result<&Map<String, Value>, EnsimsError> {
 fn required_str<'a>(object: &'a Map<String, Value>, field: &str) -> Result<&'a str, EnsimsError> {
     match object.get(field) {
         Some(Value::String(s)) => Ok(s),
-        None | Some(Value::Null) => Err(EnsimsError::bad_request(&format!(
+        None | Some(Value::Null) => Err(EnsimsError::bad_request(format!(
             "Field '{field}' is required."
         ))),
-        Some(_) => Err(EnsimsError::bad_request(&format!(
+        Some(_) => Err(EnsimsError::bad_request(format!(
             "Field '{field}' must be a string."
         ))),
     }
@@ -411,7 +421,7 @@ fn profile_input(object: &Map<String, Value>) -> Result<ProfileInput, EnsimsErro
         match object.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(EnsimsError::bad_request(&format!(
+            Some(_) => Err(EnsimsError::bad_request(format!(
                 "Field '{name}' must be a string or null."
             ))),
         }

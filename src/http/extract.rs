@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode};
 use serde_json::Value;
 
-use super::ensims::{fail, EnsimsError};
+use super::ensims::EnsimsError;
 use super::AppState;
 use crate::accounts::SessionCtx;
 
@@ -38,10 +38,10 @@ impl FromRequestParts<AppState> for Session {
             && parts.method != Method::HEAD
             && is_cross_site(&parts.headers)
         {
-            return Err(EnsimsError::reply(fail(
+            return Err(EnsimsError::new(
                 StatusCode::FORBIDDEN,
                 "Cross-site request refused.",
-            )));
+            ));
         }
         let ctx = state.accounts.authenticate(token).await?;
         Ok(Session(ctx))
@@ -95,15 +95,9 @@ impl<S: Send + Sync> FromRequest<S> for EnsimsJson {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                EnsimsError::reply(fail(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "Request body too large.",
-                ))
+                EnsimsError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large.")
             } else {
-                EnsimsError::reply(fail(
-                    StatusCode::BAD_REQUEST,
-                    "Request body could not be read.",
-                ))
+                EnsimsError::bad_request("Request body could not be read.")
             }
         })?;
         serde_json::from_slice(&bytes)

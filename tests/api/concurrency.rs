@@ -1,0 +1,59 @@
+//! Concurrent partial updates of one account never lose one.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::helpers::{TestApp, PASSWORD};
+
+const FIELDS: [&str; 14] = [
+    "title",
+    "firstname",
+    "middlename",
+    "surname",
+    "nickname",
+    "position",
+    "company",
+    "tel",
+    "address",
+    "postcode",
+    "country",
+    "website",
+    "twitter",
+    "linkedin",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_updates_of_different_fields_all_persist() {
+    let app = Arc::new(TestApp::spawn().await);
+    app.add_user("john.s", "john@example.com").await;
+    let token = Arc::new(app.log_on("john@example.com", PASSWORD).await);
+    // Request i sets one field (15 fields in turn: the 14 texts and use_jess) to the value
+    // that field must end with; any whole-row read-modify-write would null some of them.
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let (app, token) = (app.clone(), token.clone());
+            tokio::spawn(async move {
+                let body = match FIELDS.get(i % 15) {
+                    Some(field) => json!({ *field: format!("{field}-value") }),
+                    None => json!({ "use_jess": true }),
+                };
+                app.post("/users/api/user", &body.to_string(), Some(&token))
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        let reply = task.await.unwrap();
+        assert_eq!(reply.json()["ok"], true, "{}", reply.text);
+    }
+    let account = app.account(&token).await;
+    for field in FIELDS {
+        assert_eq!(
+            account[field],
+            Value::String(format!("{field}-value")),
+            "{field} lost"
+        );
+    }
+    assert_eq!(account["use_jess"], true);
+}

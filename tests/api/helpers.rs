@@ -1,0 +1,179 @@
+//! Spawns the real server on 127.0.0.1:0 against a fresh store, and a small HTTP client.
+
+use std::net::SocketAddr;
+
+use reqwest::header::{HeaderMap, CONTENT_TYPE, COOKIE, SET_COOKIE};
+use reqwest::{Method, StatusCode};
+use roster::accounts::{Accounts, NewUser};
+use roster::app::App;
+use roster::config::Config;
+use roster::domain::Role;
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+/// The default administrator's password in every test server.
+pub const ADMIN_PASSWORD: &str = "Adm1n!pass-word";
+/// A password that satisfies the default policy.
+pub const PASSWORD: &str = "S3cure!pass";
+
+/// A running server with its own store.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub accounts: Accounts,
+    pub client: reqwest::Client,
+    pub db_url: String,
+    _dir: TempDir,
+    _stop: oneshot::Sender<()>,
+}
+
+/// One reply, read completely.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    /// The body as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+
+    /// The value of the `session_token` cookie that the first `Set-Cookie` sets.
+    pub fn token(&self) -> String {
+        let first = self
+            .headers
+            .get(SET_COOKIE)
+            .expect("a Set-Cookie header")
+            .to_str()
+            .unwrap();
+        let pair = first.split(';').next().unwrap();
+        pair.strip_prefix("session_token=")
+            .expect("the token cookie first")
+            .to_owned()
+    }
+
+    /// The raw first `Set-Cookie` string.
+    pub fn set_cookie(&self) -> String {
+        self.headers
+            .get(SET_COOKIE)
+            .expect("a Set-Cookie header")
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+impl TestApp {
+    /// A server with default settings.
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(|_| {}).await
+    }
+
+    /// A server whose configuration `tweak` adjusts.
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let db_url = format!("sqlite://{}", dir.path().join("roster.db").display());
+        let mut config = Config::for_tests("127.0.0.1:0".parse().unwrap(), &db_url);
+        config.admin_password = Some(ADMIN_PASSWORD.into());
+        tweak(&mut config);
+        let app = App::build(config).await.expect("the app builds");
+        let addr = app.local_addr();
+        let accounts = app.accounts().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(app.serve(async {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            addr,
+            accounts,
+            client: reqwest::Client::new(),
+            db_url,
+            _dir: dir,
+            _stop: stop,
+        }
+    }
+
+    /// Creates a normal local account directly through the account service.
+    pub async fn add_user(&self, username: &str, email: &str) {
+        self.accounts
+            .create_user(NewUser::local(username, email, PASSWORD, Role::Normal))
+            .await
+            .expect("user created");
+    }
+
+    /// The URL of a path.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Sends a request with an optional raw body and an optional `Cookie` header.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&str>,
+        cookie: Option<&str>,
+    ) -> Reply {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(body) = body {
+            req = req
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.to_owned());
+        }
+        if let Some(cookie) = cookie {
+            req = req.header(COOKIE, cookie);
+        }
+        read(req.send().await.expect("the server answers")).await
+    }
+
+    /// POST a raw JSON body.
+    pub async fn post(&self, path: &str, body: &str, token: Option<&str>) -> Reply {
+        let cookie = token.map(|t| format!("session_token={t}"));
+        self.send(Method::POST, path, Some(body), cookie.as_deref())
+            .await
+    }
+
+    /// GET with the session cookie.
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        let cookie = token.map(|t| format!("session_token={t}"));
+        self.send(Method::GET, path, None, cookie.as_deref()).await
+    }
+
+    /// Logs on and returns the token; panics unless it succeeds.
+    pub async fn log_on(&self, email: &str, password: &str) -> String {
+        let body = serde_json::json!({ "email": email, "password": password }).to_string();
+        let reply = self.post("/users/api/auth", &body, None).await;
+        assert_eq!(reply.json()["ok"], true, "log on failed: {}", reply.text);
+        reply.token()
+    }
+
+    /// The account object as `GET /users/api/user` shows it.
+    pub async fn account(&self, token: &str) -> Value {
+        let reply = self.get("/users/api/user", Some(token)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        reply.json()["data"].clone()
+    }
+
+    /// The shared signing key, to forge tokens in tests.
+    pub async fn signing_key(&self) -> Vec<u8> {
+        self.accounts
+            .store()
+            .secret("jwt-hs256", b"unused")
+            .await
+            .unwrap()
+    }
+}
+
+/// Reads a reply completely.
+pub async fn read(response: reqwest::Response) -> Reply {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    Reply {
+        status,
+        headers,
+        text,
+    }
+}

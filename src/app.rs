@@ -41,6 +41,7 @@ pub async fn open_accounts(
     store: &StoreArgs,
     rules: &RulesArgs,
     lifetimes: Lifetimes,
+    admin_key: Option<String>,
 ) -> Result<Accounts, String> {
     rules.validate()?;
     let backend = crate::store::open(&store.database_url).await?;
@@ -68,6 +69,7 @@ pub async fn open_accounts(
             .iter()
             .map(|l| l.trim().to_ascii_lowercase())
             .collect(),
+        admin_key,
     };
     Accounts::new(backend, hasher, settings)
         .await
@@ -82,7 +84,13 @@ impl App {
             token_ttl: config.token_ttl,
             session_max_age: config.session_max_age,
         };
-        let accounts = open_accounts(&config.store, &config.rules, lifetimes).await?;
+        let accounts = open_accounts(
+            &config.store,
+            &config.rules,
+            lifetimes,
+            config.admin_key.clone(),
+        )
+        .await?;
         let generated_admin_password = accounts
             .ensure_default_admin(&config.admin_email, config.admin_password.clone())
             .await

@@ -48,9 +48,19 @@ impl NewUser {
 impl Accounts {
     /// Validates and stores a new account.
     pub async fn create_user(&self, user: NewUser) -> Result<Account> {
+        self.create_user_with_token(user, None).await
+    }
+
+    /// Validates and stores a new account with a first API token (its SHA-256 hex).
+    pub(crate) async fn create_user_with_token(
+        &self,
+        user: NewUser,
+        api_token_hash: Option<String>,
+    ) -> Result<Account> {
         let username = Username::parse(&user.username)
             .map_err(|_| invalid("username", "is not a valid user name"))?;
-        let new = self.validate_new(&user, username).await?;
+        let mut new = self.validate_new(&user, username).await?;
+        new.api_token_hash = api_token_hash;
         Ok(self.store.create_account(&new, now()).await?)
     }
 
@@ -80,6 +90,7 @@ impl Accounts {
             role: user.role,
             locale,
             profile,
+            api_token_hash: None,
         })
     }
 

@@ -1,6 +1,7 @@
 //! The use-cases both dialects and the CLI share: log on, sessions, profile updates, user
 //! management, password changes. Every business rule lives here or in `domain`, once.
 
+mod api;
 mod manage;
 mod passwords;
 mod profile;
@@ -13,7 +14,8 @@ use crate::auth::{Hasher, Sealer, TokenKeys};
 use crate::domain::{FieldError, PasswordPolicy, PolicyViolation};
 use crate::store::{Store, StoreError, UniqueField};
 
-pub use manage::NewUser;
+pub use api::{AdminUserInput, Caller, Via};
+pub use manage::{NewUser, DEFAULT_ADMIN};
 pub use sessions::{IssuedSession, SessionCtx};
 
 /// What a use-case can refuse, in terms both dialects translate into their own replies.
@@ -28,6 +30,9 @@ pub enum Error {
     /// `confirm` with credentials of another (or no) account.
     #[error("credentials do not match the session")]
     SessionMismatch,
+    /// A required field is absent.
+    #[error("Field '{0}' is required.")]
+    Missing(&'static str),
     /// A field value that breaks a rule.
     #[error("{0}")]
     Invalid(FieldError),
@@ -84,6 +89,8 @@ pub struct Settings {
     pub session_max_age: i64,
     /// Accepted locales; the first is the default.
     pub locales: Vec<String>,
+    /// The license authentication key accepted in `x-authorization`, if any.
+    pub admin_key: Option<String>,
 }
 
 /// The account service: the store plus the keys and rules that go with it.

@@ -23,22 +23,25 @@ impl Accounts {
         if verified == Verified::No {
             return Err(Error::BadCredentials);
         }
-        self.replace_password(&account, new, Some(&ctx.session.id))
+        self.replace_password(&account, new, Some(&ctx.session.id), None)
             .await
     }
 
     /// An administrator's password reset: every session of the account is revoked.
     pub async fn reset_password(&self, username: &str, new: &str) -> Result<Account> {
         let account = self.account_by_username(username).await?;
-        self.replace_password(&account, new, None).await?;
+        self.replace_password(&account, new, None, None).await?;
         Ok(account)
     }
 
-    async fn replace_password(
+    /// Sets a new password after the policy and history checks. Sessions other than `keep`
+    /// end; every API token is revoked and `api_token_hash` (if any) replaces them.
+    pub(crate) async fn replace_password(
         &self,
         account: &Account,
         new: &str,
         keep: Option<&str>,
+        api_token_hash: Option<&str>,
     ) -> Result<()> {
         if account.kind != AccountKind::Local {
             return Err(Error::NotLocal);
@@ -52,6 +55,7 @@ impl Accounts {
             hash: &hash,
             keep_session: keep,
             history_depth: HISTORY_DEPTH - 1,
+            api_token_hash,
         };
         self.store.set_password(account.id, change, now()).await?;
         Ok(())

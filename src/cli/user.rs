@@ -113,7 +113,7 @@ pub async fn run(cmd: UserCommand) -> Result<(), String> {
 }
 
 async fn open(common: &Common) -> Result<Accounts, String> {
-    open_accounts(&common.store, &common.rules, Lifetimes::default()).await
+    open_accounts(&common.store, &common.rules, Lifetimes::default(), None).await
 }
 
 async fn add(opts: AddOpts) -> Result<(), String> {

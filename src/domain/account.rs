@@ -124,4 +124,6 @@ pub struct NewAccount {
     pub locale: String,
     /// Initial profile fields.
     pub profile: Profile,
+    /// SHA-256 (hex) of a first `userapi.do` token secret, stored with the account.
+    pub api_token_hash: Option<String>,
 }

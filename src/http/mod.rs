@@ -5,13 +5,14 @@ mod ensims;
 pub mod extract;
 mod health;
 mod jess;
+mod userapi;
 
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::header::{CACHE_CONTROL, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS};
 use axum::http::HeaderValue;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -56,6 +57,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
     let mut app = Router::new()
         .nest("/users/api", ensims)
         .nest("/jess_web/api", jess)
+        .route("/userapi.do", any(userapi::dispatch))
         .route("/healthz", get(health::healthz))
         .fallback(ensims::not_found)
         .method_not_allowed_fallback(ensims::method_not_allowed)

@@ -44,6 +44,8 @@ pub struct PasswordChange<'a> {
     pub keep_session: Option<&'a str>,
     /// How many previous hashes to keep.
     pub history_depth: usize,
+    /// Every API token of the account is revoked; this one (SHA-256 hex) replaces them.
+    pub api_token_hash: Option<&'a str>,
 }
 
 /// Every persistent operation Roster needs; each call is atomic.
@@ -84,6 +86,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// The newest `depth` previous password hashes.
     async fn password_history(&self, id: i64, depth: usize) -> StoreResult<Vec<String>>;
+
+    /// Whether the account holds an API token whose secret hashes to `secret_hash`.
+    async fn api_token_matches(&self, account_id: i64, secret_hash: &str) -> StoreResult<bool>;
 
     /// Deletes an account with its sessions and history.
     async fn delete_account(&self, id: i64) -> StoreResult<()>;

@@ -100,6 +100,21 @@ struct SessionRow {
     expires_at: i64,
 }
 
+async fn insert_token(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    account_id: i64,
+    hash: &str,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query("INSERT INTO api_tokens (secret_hash, account_id, created_at) VALUES (?, ?, ?)")
+        .bind(hash)
+        .bind(account_id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating if missing) the database file named by a `sqlite://` URL.
     pub async fn open(url: &str) -> Result<SqliteStore, sqlx::Error> {
@@ -192,11 +207,16 @@ impl Store for SqliteStore {
             values.push_bind(text.as_deref());
         }
         q.push(") RETURNING id");
+        let mut tx = self.writer.begin().await?;
         let (id,): (i64,) = q
             .build_query_as()
-            .fetch_one(&self.writer)
+            .fetch_one(&mut *tx)
             .await
             .map_err(StoreError::from_sqlx)?;
+        if let Some(hash) = &new.api_token_hash {
+            insert_token(&mut tx, id, hash, now).await?;
+        }
+        tx.commit().await?;
         let row: AccountRow = sqlx::query_as(&format!(
             "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?"
         ))
@@ -308,6 +328,13 @@ impl Store for SqliteStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM api_tokens WHERE account_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(hash) = change.api_token_hash {
+            insert_token(&mut tx, id, hash, now).await?;
+        }
         sqlx::query("DELETE FROM sessions WHERE account_id = ? AND id IS NOT ?")
             .bind(id)
             .bind(change.keep_session)
@@ -336,6 +363,16 @@ impl Store for SqliteStore {
         .fetch_all(&self.reader)
         .await?;
         Ok(rows.into_iter().map(|(h,)| h).collect())
+    }
+
+    async fn api_token_matches(&self, account_id: i64, secret_hash: &str) -> StoreResult<bool> {
+        let row: Option<(i64,)> =
+            sqlx::query_as("SELECT 1 FROM api_tokens WHERE secret_hash = ? AND account_id = ?")
+                .bind(secret_hash)
+                .bind(account_id)
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(row.is_some())
     }
 
     async fn delete_account(&self, id: i64) -> StoreResult<()> {

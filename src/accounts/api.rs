@@ -1,0 +1,262 @@
+//! The `userapi.do` use-cases: Basic and admin-key authentication, API tokens, and the
+//! admin dialect's stricter field rules for creating and updating users.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use ring::digest::{digest, SHA256};
+
+use super::manage::NewUser;
+use super::{Accounts, Error, Result};
+use crate::auth::{random_token, Verified};
+use crate::domain::{
+    Account, AccountKind, AccountPatch, Email, FieldError, ProfileInput, Role, TextField,
+};
+
+/// The longest email the admin dialect accepts.
+pub const ADMIN_EMAIL_MAX: usize = 80;
+/// The longest first or last name the admin dialect accepts.
+pub const NAME_MAX: usize = 30;
+
+/// How a `userapi.do` caller proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// Basic with the account's password.
+    Password,
+    /// Basic with the account's API token secret.
+    Token,
+    /// `x-authorization` with the configured admin key.
+    AdminKey,
+}
+
+/// An authenticated `userapi.do` caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The account acting.
+    pub account: Account,
+    /// How it authenticated.
+    pub via: Via,
+}
+
+impl Caller {
+    /// Whether the caller holds admin rights.
+    pub fn is_admin(&self) -> bool {
+        self.account.role == Role::Admin
+    }
+
+    /// Whether `username` names the caller's own account.
+    pub fn is(&self, username: &str) -> bool {
+        self.account.username.to_lowercase() == username.to_lowercase()
+    }
+}
+
+/// The user fields of a `createUser` item; `None` means absent.
+#[derive(Debug, Clone, Default)]
+pub struct AdminUserInput {
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub firstname: Option<String>,
+    pub lastname: Option<String>,
+    pub email: Option<String>,
+    pub kind: Option<String>,
+    pub role: Option<String>,
+    pub locale: Option<String>,
+}
+
+/// A fresh API token: what the client gets, and what the store keeps.
+struct Token {
+    credential: String,
+    hash: String,
+}
+
+fn sha256_hex(secret: &str) -> String {
+    digest(&SHA256, secret.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn new_token(username: &str) -> Token {
+    let secret = random_token(32);
+    // The token is the complete Basic credential, so `Authorization: Basic <token>` works as is.
+    Token {
+        credential: STANDARD.encode(format!("{username}:{secret}")),
+        hash: sha256_hex(&secret),
+    }
+}
+
+fn missing(field: &'static str) -> Error {
+    Error::Missing(field)
+}
+
+fn invalid(field: &'static str) -> Error {
+    Error::Invalid(FieldError::new(field, "has an invalid value"))
+}
+
+/// 1–30 characters, none of `< > [ ]`, no control characters.
+fn check_name(field: &'static str, value: &str) -> Result<()> {
+    let len = value.chars().count();
+    let clean = value
+        .chars()
+        .all(|c| !"<>[]".contains(c) && !c.is_control());
+    if (1..=NAME_MAX).contains(&len) && clean && !value.trim().is_empty() {
+        Ok(())
+    } else {
+        Err(invalid(field))
+    }
+}
+
+fn check_admin_email(value: &str) -> Result<()> {
+    if value.chars().count() > ADMIN_EMAIL_MAX || Email::parse(value).is_err() {
+        return Err(invalid("email"));
+    }
+    Ok(())
+}
+
+impl Accounts {
+    /// Basic authentication: the account's API token secret, else its password. A failure
+    /// costs one Argon2 verification whatever the reason.
+    pub async fn authenticate_basic(&self, username: &str, secret: &str) -> Result<Caller> {
+        let account = match self.account_by_username(username).await {
+            Ok(account) => Some(account),
+            Err(Error::NotFound) => None,
+            Err(e) => return Err(e),
+        };
+        if let Some(account) = &account {
+            if self
+                .store
+                .api_token_matches(account.id, &sha256_hex(secret))
+                .await?
+            {
+                return Ok(Caller {
+                    account: account.clone(),
+                    via: Via::Token,
+                });
+            }
+        }
+        let hash = account.as_ref().and_then(|a| a.password_hash.as_deref());
+        match (self.hasher.verify(secret, hash).await?, account) {
+            (Verified::Yes { .. }, Some(account)) => Ok(Caller {
+                account,
+                via: Via::Password,
+            }),
+            _ => Err(Error::BadCredentials),
+        }
+    }
+
+    /// The configured admin key acts as the default administrator.
+    pub async fn authenticate_admin_key(&self, key: &str) -> Result<Caller> {
+        let Some(expected) = &self.settings.admin_key else {
+            return Err(Error::BadCredentials);
+        };
+        // Comparing digests keeps the comparison's time independent of the key's content.
+        if sha256_hex(key) != sha256_hex(expected) {
+            return Err(Error::BadCredentials);
+        }
+        match self.account_by_username(super::manage::DEFAULT_ADMIN).await {
+            Ok(account) => Ok(Caller {
+                account,
+                via: Via::AdminKey,
+            }),
+            Err(Error::NotFound) => Err(Error::BadCredentials),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `createUser` for one item: the admin dialect's rules, then the shared ones; returns
+    /// the account and its first API token.
+    pub async fn admin_create_user(&self, input: AdminUserInput) -> Result<(Account, String)> {
+        let username = input.username.ok_or(missing("username"))?;
+        let kind = match input.kind.as_deref() {
+            None => Some(AccountKind::Local),
+            Some(k) => AccountKind::parse(k),
+        };
+        let local = kind != Some(AccountKind::Ad);
+        if local {
+            if input.password.is_none() {
+                return Err(missing("password"));
+            }
+            if input.firstname.is_none() {
+                return Err(missing("firstname"));
+            }
+            if input.lastname.is_none() {
+                return Err(missing("lastname"));
+            }
+        }
+        let address = input.email.ok_or(missing("email"))?;
+        crate::domain::Username::parse(&username).map_err(|_| invalid("username"))?;
+        let kind = kind.ok_or(invalid("type"))?;
+        let mut profile = ProfileInput::default();
+        if kind == AccountKind::Local {
+            let (first, last) = (
+                input.firstname.unwrap_or_default(),
+                input.lastname.unwrap_or_default(),
+            );
+            check_name("firstname", &first)?;
+            check_name("lastname", &last)?;
+            profile.texts = vec![(TextField::Firstname, first), (TextField::Surname, last)];
+        }
+        check_admin_email(&address)?;
+        let role = match input.role.as_deref() {
+            None => Role::Normal,
+            Some(r) => Role::parse(r).ok_or(invalid("role"))?,
+        };
+        let locale = Some(self.locale(input.locale.as_deref())?);
+        let token = new_token(&username);
+        let user = NewUser {
+            username,
+            email: address,
+            password: input.password.filter(|_| kind == AccountKind::Local),
+            kind,
+            role,
+            locale,
+            profile,
+        };
+        let account = self.create_user_with_token(user, Some(token.hash)).await?;
+        Ok((account, token.credential))
+    }
+
+    /// `updateUser`: a new email and/or locale (`None`: unchanged).
+    pub async fn admin_update_user(
+        &self,
+        username: &str,
+        address: Option<&str>,
+        locale: Option<&str>,
+    ) -> Result<Account> {
+        crate::domain::Username::parse(username).map_err(|_| invalid("username"))?;
+        if let Some(address) = address {
+            check_admin_email(address)?;
+        }
+        let locale = locale.map(|l| self.locale(Some(l))).transpose()?;
+        let account = self.account_by_username(username).await?;
+        let email = match address {
+            Some(a) if a != account.email => Some(Email::parse(a).map_err(|_| invalid("email"))?),
+            _ => None,
+        };
+        let patch = AccountPatch {
+            email,
+            locale,
+            ..AccountPatch::default()
+        };
+        match self.apply_patch(account.id, &patch).await {
+            Err(Error::NotFound) => Err(Error::NotFound),
+            other => other,
+        }?;
+        Ok(account)
+    }
+
+    /// `changePassword`: a new password and a new API token; every session and the old
+    /// tokens of the account are revoked.
+    pub async fn admin_change_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<(Account, String)> {
+        crate::domain::Username::parse(username).map_err(|_| invalid("username"))?;
+        let account = self.account_by_username(username).await?;
+        let token = new_token(&account.username);
+        self.replace_password(&account, password, None, Some(&token.hash))
+            .await?;
+        Ok((account, token.credential))
+    }
+}

@@ -177,3 +177,66 @@ pub async fn read(response: reqwest::Response) -> Reply {
         text,
     }
 }
+
+/// `Basic` credential for `user:secret`.
+pub fn basic(user: &str, secret: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"))
+    )
+}
+
+impl TestApp {
+    /// Calls `/userapi.do?action=...` with an optional `Authorization` value.
+    pub async fn userapi(
+        &self,
+        method: Method,
+        query: &str,
+        body: Option<&str>,
+        auth: Option<&str>,
+    ) -> Reply {
+        let mut req = self
+            .client
+            .request(method, self.url(&format!("/userapi.do?{query}")));
+        if let Some(body) = body {
+            req = req
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.to_owned());
+        }
+        if let Some(auth) = auth {
+            req = req.header(reqwest::header::AUTHORIZATION, auth);
+        }
+        read(req.send().await.expect("the server answers")).await
+    }
+
+    /// POST an action as the default administrator.
+    pub async fn admin(&self, action: &str, body: &str) -> Reply {
+        let auth = basic("admin", ADMIN_PASSWORD);
+        self.userapi(
+            Method::POST,
+            &format!("action={action}"),
+            Some(body),
+            Some(&auth),
+        )
+        .await
+    }
+}
+
+impl Reply {
+    /// Asserts a `{"code","error"}` reply byte for byte.
+    pub fn assert_error(&self, status: StatusCode, code: &str, message: &str) {
+        let expected = serde_json::json!({ "code": code, "error": message }).to_string();
+        assert_eq!(
+            (self.status, self.text.as_str()),
+            (status, expected.as_str()),
+            "expected {code}"
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            assert_eq!(
+                self.headers.get("www-authenticate").unwrap(),
+                "Basic realm=\"roster\""
+            );
+        }
+    }
+}

@@ -7,3 +7,5 @@ mod ensims_sessions;
 mod ensims_user;
 mod helpers;
 mod tokens;
+mod userapi_actions;
+mod userapi_auth;

@@ -1,12 +1,16 @@
 //! The account store: one trait, a SQLite and a PostgreSQL backend picked by URL scheme.
 //! This is the only code that knows SQL.
 
+mod postgres;
+mod rows;
+mod sql;
 mod sqlite;
 
 use async_trait::async_trait;
 
 use crate::domain::{Account, AccountPatch, NewAccount, Session};
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// A column with a uniqueness rule.
@@ -120,7 +124,10 @@ pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, String> {
             .map_err(|e| format!("cannot open {url}: {e}"))?;
         Ok(std::sync::Arc::new(store))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Err("the PostgreSQL backend is not built yet".into())
+        let store = PostgresStore::open(url)
+            .await
+            .map_err(|e| format!("cannot connect to the PostgreSQL database: {e}"))?;
+        Ok(std::sync::Arc::new(store))
     } else {
         Err(format!(
             "unsupported --database-url {url:?}: use sqlite://PATH or postgres://…"

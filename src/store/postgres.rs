@@ -1,0 +1,36 @@
+//! The PostgreSQL backend: one pool shared by any number of Roster instances.
+
+use std::time::Duration;
+
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{PgPool, Postgres, QueryBuilder};
+
+use super::rows::{AccountRow, SessionRow, ACCOUNT_COLUMNS};
+use super::sql::sql_store;
+use super::{PasswordChange, Store, StoreError, StoreResult};
+use crate::domain::{Account, AccountPatch, NewAccount, Session, TextField};
+
+/// Connections per instance: enough for the request concurrency of two cores, small
+/// enough that many instances fit in PostgreSQL's default `max_connections` (100).
+const POOL_SIZE: u32 = 16;
+
+/// A PostgreSQL database; reads and writes share one pool.
+pub struct PostgresStore {
+    writer: PgPool,
+    reader: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to the database a `postgres://` URL names.
+    pub async fn open(url: &str) -> Result<PostgresStore, sqlx::Error> {
+        let pool = PgPoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .acquire_timeout(Duration::from_secs(10))
+            .idle_timeout(Duration::from_secs(300))
+            .connect(url)
+            .await?;
+        Ok(PostgresStore { writer: pool.clone(), reader: pool })
+    }
+}
+
+sql_store!(PostgresStore, Postgres, "./migrations/postgres");

@@ -1,0 +1,100 @@
+//! Row types shared by both SQL backends, and their conversion to domain types.
+
+use crate::domain::profile::Profile;
+use crate::domain::{Account, AccountKind, Role, Session};
+
+/// The columns every account query selects, in [`AccountRow`] order.
+pub(super) const ACCOUNT_COLUMNS: &str = "id, username, email, password_hash, kind, role, locale, \
+    title, firstname, middlename, surname, nickname, position, company, tel, address, \
+    postcode, country, website, twitter, linkedin, use_jess, jess_user, \
+    jess_secret IS NOT NULL AS has_jess_secret, version, created_at, updated_at";
+
+#[derive(sqlx::FromRow)]
+pub(super) struct AccountRow {
+    id: i64,
+    username: String,
+    email: String,
+    password_hash: Option<String>,
+    kind: String,
+    role: String,
+    locale: String,
+    title: Option<String>,
+    firstname: Option<String>,
+    middlename: Option<String>,
+    surname: Option<String>,
+    nickname: Option<String>,
+    position: Option<String>,
+    company: Option<String>,
+    tel: Option<String>,
+    address: Option<String>,
+    postcode: Option<String>,
+    country: Option<String>,
+    website: Option<String>,
+    twitter: Option<String>,
+    linkedin: Option<String>,
+    use_jess: bool,
+    jess_user: Option<String>,
+    has_jess_secret: bool,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<AccountRow> for Account {
+    fn from(r: AccountRow) -> Account {
+        let texts = [
+            r.title,
+            r.firstname,
+            r.middlename,
+            r.surname,
+            r.nickname,
+            r.position,
+            r.company,
+            r.tel,
+            r.address,
+            r.postcode,
+            r.country,
+            r.website,
+            r.twitter,
+            r.linkedin,
+        ];
+        Account {
+            id: r.id,
+            username: r.username,
+            email: r.email,
+            password_hash: r.password_hash,
+            kind: AccountKind::parse(&r.kind).unwrap_or(AccountKind::Local),
+            role: Role::parse(&r.role).unwrap_or(Role::Normal),
+            locale: r.locale,
+            profile: Profile {
+                texts,
+                use_jess: r.use_jess,
+                jess_user: r.jess_user,
+            },
+            has_jess_secret: r.has_jess_secret,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct SessionRow {
+    id: String,
+    account_id: i64,
+    login_at: i64,
+    expires_at: i64,
+}
+
+impl From<SessionRow> for Session {
+    fn from(r: SessionRow) -> Session {
+        Session {
+            id: r.id,
+            account_id: r.account_id,
+            login_at: r.login_at,
+            expires_at: r.expires_at,
+        }
+    }
+}
+

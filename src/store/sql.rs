@@ -1,0 +1,345 @@
+//! The SQL of the `Store` trait, written once: `$N` placeholders and standard SQL that both
+//! SQLite (3.39+) and PostgreSQL accept. `sql_store!` implements the trait for a backend
+//! struct with `writer` and `reader` pools of one sqlx database type.
+
+/// Implements [`super::Store`] for `$store`, whose pools are of database `$db`.
+macro_rules! sql_store {
+    ($store:ident, $db:ty, $migrations:literal) => {
+        impl $store {
+            async fn account_where(&self, column: &str, key: &str) -> StoreResult<Account> {
+                let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE {column} = $1");
+                let row: Option<AccountRow> =
+                    sqlx::query_as(&sql).bind(key).fetch_optional(&self.reader).await?;
+                row.map(Account::from).ok_or(StoreError::NotFound)
+            }
+
+            async fn insert_token(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                account_id: i64,
+                hash: &str,
+                now: i64,
+            ) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO api_tokens (secret_hash, account_id, created_at) VALUES ($1, $2, $3)",
+                )
+                .bind(hash)
+                .bind(account_id)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl Store for $store {
+            async fn migrate(&self) -> StoreResult<()> {
+                sqlx::migrate!($migrations)
+                    .run(&self.writer)
+                    .await
+                    .map_err(|e| StoreError::Other(e.into()))
+            }
+
+            async fn secret(&self, name: &str, fresh: &[u8]) -> StoreResult<Vec<u8>> {
+                sqlx::query(
+                    "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(name)
+                .bind(fresh)
+                .execute(&self.writer)
+                .await?;
+                let (value,): (Vec<u8>,) = sqlx::query_as("SELECT value FROM secrets WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(&self.writer)
+                    .await?;
+                Ok(value)
+            }
+
+            async fn count_accounts(&self) -> StoreResult<i64> {
+                let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM accounts")
+                    .fetch_one(&self.reader)
+                    .await?;
+                Ok(n)
+            }
+
+            async fn create_account(&self, new: &NewAccount, now: i64) -> StoreResult<Account> {
+                let mut q = QueryBuilder::<$db>::new(
+                    "INSERT INTO accounts (username, username_key, email, email_key, password_hash, \
+                     kind, role, locale, use_jess, jess_user, created_at, updated_at",
+                );
+                for field in TextField::ALL {
+                    q.push(", ").push(field.name());
+                }
+                q.push(") VALUES (");
+                let mut values = q.separated(", ");
+                values
+                    .push_bind(new.username.as_str())
+                    .push_bind(new.username.key())
+                    .push_bind(new.email.as_str())
+                    .push_bind(new.email.key())
+                    .push_bind(new.password_hash.as_deref())
+                    .push_bind(new.kind.as_str())
+                    .push_bind(new.role.as_str())
+                    .push_bind(&new.locale)
+                    .push_bind(new.profile.use_jess)
+                    .push_bind(new.profile.jess_user.as_deref())
+                    .push_bind(now)
+                    .push_bind(now);
+                for text in &new.profile.texts {
+                    values.push_bind(text.as_deref());
+                }
+                q.push(") RETURNING id");
+                let mut tx = self.writer.begin().await?;
+                let (id,): (i64,) = q
+                    .build_query_as()
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                if let Some(hash) = &new.api_token_hash {
+                    Self::insert_token(&mut tx, id, hash, now).await?;
+                }
+                let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
+                let row: AccountRow = sqlx::query_as(&sql).bind(id).fetch_one(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(row.into())
+            }
+
+            async fn account_by_id(&self, id: i64) -> StoreResult<Account> {
+                let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
+                let row: Option<AccountRow> =
+                    sqlx::query_as(&sql).bind(id).fetch_optional(&self.reader).await?;
+                row.map(Account::from).ok_or(StoreError::NotFound)
+            }
+
+            async fn account_by_email(&self, key: &str) -> StoreResult<Account> {
+                self.account_where("email_key", key).await
+            }
+
+            async fn account_by_username(&self, key: &str) -> StoreResult<Account> {
+                self.account_where("username_key", key).await
+            }
+
+            async fn list_accounts(&self, offset: i64, limit: i64) -> StoreResult<(Vec<Account>, i64)> {
+                let sql = format!(
+                    "SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY username_key LIMIT $1 OFFSET $2"
+                );
+                let mut tx = self.reader.begin().await?;
+                let rows: Vec<AccountRow> =
+                    sqlx::query_as(&sql).bind(limit).bind(offset).fetch_all(&mut *tx).await?;
+                let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM accounts")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok((rows.into_iter().map(Account::from).collect(), total))
+            }
+
+            async fn update_account(&self, id: i64, patch: &AccountPatch, now: i64) -> StoreResult<()> {
+                let mut q = QueryBuilder::<$db>::new(
+                    "UPDATE accounts SET version = version + 1, updated_at = ",
+                );
+                q.push_bind(now);
+                for (field, value) in &patch.texts {
+                    q.push(", ").push(field.name()).push(" = ").push_bind(value.as_deref());
+                }
+                if let Some(email) = &patch.email {
+                    q.push(", email = ").push_bind(email.as_str());
+                    q.push(", email_key = ").push_bind(email.key());
+                }
+                if let Some(use_jess) = patch.use_jess {
+                    q.push(", use_jess = ").push_bind(use_jess);
+                }
+                if let Some(locale) = &patch.locale {
+                    q.push(", locale = ").push_bind(locale.as_str());
+                }
+                if let Some(role) = patch.role {
+                    q.push(", role = ").push_bind(role.as_str());
+                }
+                q.push(" WHERE id = ").push_bind(id);
+                let done = q.build().execute(&self.writer).await.map_err(StoreError::from_sqlx)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn set_password(&self, id: i64, change: PasswordChange<'_>, now: i64) -> StoreResult<()> {
+                let mut tx = self.writer.begin().await?;
+                // Locks the row (PostgreSQL) before the history is rewritten.
+                let old: Option<(Option<String>,)> = sqlx::query_as(
+                    "UPDATE accounts SET version = version + 1, updated_at = $1 WHERE id = $2 \
+                     RETURNING password_hash",
+                )
+                .bind(now)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let (old,) = old.ok_or(StoreError::NotFound)?;
+                if let Some(old) = old {
+                    sqlx::query(
+                        "INSERT INTO password_history (account_id, hash, changed_at) VALUES ($1, $2, $3)",
+                    )
+                    .bind(id)
+                    .bind(old)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                sqlx::query(
+                    "DELETE FROM password_history WHERE account_id = $1 AND id NOT IN \
+                     (SELECT id FROM password_history WHERE account_id = $1 ORDER BY id DESC LIMIT $2)",
+                )
+                .bind(id)
+                .bind(change.history_depth as i64)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
+                    .bind(change.hash)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM api_tokens WHERE account_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                if let Some(hash) = change.api_token_hash {
+                    Self::insert_token(&mut tx, id, hash, now).await?;
+                }
+                sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND id IS DISTINCT FROM $2")
+                    .bind(id)
+                    .bind(change.keep_session)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn rehash_password(&self, id: i64, old: &str, new: &str) -> StoreResult<()> {
+                sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
+                    .bind(new)
+                    .bind(id)
+                    .bind(old)
+                    .execute(&self.writer)
+                    .await?;
+                Ok(())
+            }
+
+            async fn password_history(&self, id: i64, depth: usize) -> StoreResult<Vec<String>> {
+                let rows: Vec<(String,)> = sqlx::query_as(
+                    "SELECT hash FROM password_history WHERE account_id = $1 ORDER BY id DESC LIMIT $2",
+                )
+                .bind(id)
+                .bind(depth as i64)
+                .fetch_all(&self.reader)
+                .await?;
+                Ok(rows.into_iter().map(|(h,)| h).collect())
+            }
+
+            async fn api_token_matches(&self, account_id: i64, secret_hash: &str) -> StoreResult<bool> {
+                let (n,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM api_tokens WHERE secret_hash = $1 AND account_id = $2",
+                )
+                .bind(secret_hash)
+                .bind(account_id)
+                .fetch_one(&self.reader)
+                .await?;
+                Ok(n > 0)
+            }
+
+            async fn delete_account(&self, id: i64) -> StoreResult<()> {
+                let done = sqlx::query("DELETE FROM accounts WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.writer)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn set_jess(&self, id: i64, user: &str, secret: &str, now: i64) -> StoreResult<()> {
+                let done = sqlx::query(
+                    "UPDATE accounts SET jess_user = $1, jess_secret = $2, use_jess = TRUE, \
+                     version = version + 1, updated_at = $3 WHERE id = $4",
+                )
+                .bind(user)
+                .bind(secret)
+                .bind(now)
+                .bind(id)
+                .execute(&self.writer)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn create_session(&self, s: &Session) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO sessions (id, account_id, login_at, expires_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(&s.id)
+                .bind(s.account_id)
+                .bind(s.login_at)
+                .bind(s.expires_at)
+                .execute(&self.writer)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+                Ok(())
+            }
+
+            async fn session(&self, id: &str) -> StoreResult<Session> {
+                let row: Option<SessionRow> = sqlx::query_as(
+                    "SELECT id, account_id, login_at, expires_at FROM sessions WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.reader)
+                .await?;
+                row.map(Session::from).ok_or(StoreError::NotFound)
+            }
+
+            async fn rotate_session(&self, old: &str, new: &Session) -> StoreResult<()> {
+                let mut tx = self.writer.begin().await?;
+                let gone = sqlx::query("DELETE FROM sessions WHERE id = $1 AND account_id = $2")
+                    .bind(old)
+                    .bind(new.account_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if gone.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                sqlx::query(
+                    "INSERT INTO sessions (id, account_id, login_at, expires_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(&new.id)
+                .bind(new.account_id)
+                .bind(new.login_at)
+                .bind(new.expires_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn delete_session(&self, id: &str) -> StoreResult<()> {
+                let done = sqlx::query("DELETE FROM sessions WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.writer)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn purge_sessions(&self, now: i64) -> StoreResult<u64> {
+                let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+                    .bind(now)
+                    .execute(&self.writer)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+        }
+    };
+}
+
+pub(super) use sql_store;

@@ -161,6 +161,7 @@ impl Accounts {
         if account.username.eq_ignore_ascii_case(DEFAULT_ADMIN) {
             return Err(Error::DefaultAdmin);
         }
+        self.sessions.forget_account(account.id);
         self.store.delete_account(account.id).await?;
         Ok(account)
     }

@@ -2,6 +2,7 @@
 //! management, password changes. Every business rule lives here or in `domain`, once.
 
 mod api;
+mod cache;
 mod manage;
 mod passwords;
 mod profile;
@@ -15,6 +16,7 @@ use crate::domain::{FieldError, PasswordPolicy, PolicyViolation};
 use crate::store::{Store, StoreError, UniqueField};
 
 pub use api::{AdminUserInput, Caller, Via};
+pub use cache::SESSION_CACHE_TTL;
 pub use manage::{NewUser, DEFAULT_ADMIN};
 pub use sessions::{IssuedSession, SessionCtx};
 
@@ -101,6 +103,7 @@ pub struct Accounts {
     tokens: TokenKeys,
     sealer: Arc<Sealer>,
     settings: Arc<Settings>,
+    sessions: Arc<cache::SessionCache>,
 }
 
 impl Accounts {
@@ -124,6 +127,7 @@ impl Accounts {
             tokens: TokenKeys::new(&signing),
             sealer: Arc::new(sealer),
             settings: Arc::new(settings),
+            sessions: Arc::default(),
         })
     }
 

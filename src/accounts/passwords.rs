@@ -57,6 +57,7 @@ impl Accounts {
             history_depth: HISTORY_DEPTH - 1,
             api_token_hash,
         };
+        self.sessions.forget_account(account.id);
         self.store.set_password(account.id, change, now()).await?;
         Ok(())
     }

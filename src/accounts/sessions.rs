@@ -67,10 +67,16 @@ impl Accounts {
     /// The live session a token names; `Unauthorized` for anything else.
     pub async fn authenticate(&self, token: &str) -> Result<SessionCtx> {
         let claims = self.tokens.verify(token).ok_or(Error::Unauthorized)?;
-        let session = match self.store.session(&claims.jti).await {
-            Ok(s) => s,
-            Err(StoreError::NotFound) => return Err(Error::Unauthorized),
-            Err(e) => return Err(e.into()),
+        let session = match self.sessions.get(&claims.jti) {
+            Some(s) => s,
+            None => match self.store.session(&claims.jti).await {
+                Ok(s) => {
+                    self.sessions.put(s.clone());
+                    s
+                }
+                Err(StoreError::NotFound) => return Err(Error::Unauthorized),
+                Err(e) => return Err(e.into()),
+            },
         };
         if session.account_id != claims.uid || session.expires_at <= now() {
             return Err(Error::Unauthorized);
@@ -101,6 +107,7 @@ impl Accounts {
 
     /// Ends the session server-side.
     pub async fn log_off(&self, ctx: &SessionCtx) -> Result<()> {
+        self.sessions.forget(&ctx.session.id);
         match self.store.delete_session(&ctx.session.id).await {
             Ok(()) | Err(StoreError::NotFound) => Ok(()),
             Err(e) => Err(e.into()),
@@ -124,6 +131,7 @@ impl Accounts {
             id: random_token(18),
             ..ctx.session.clone()
         };
+        self.sessions.forget(&ctx.session.id);
         match self.store.rotate_session(&ctx.session.id, &session).await {
             Err(StoreError::NotFound) => Err(Error::Unauthorized),
             other => Ok(other?),

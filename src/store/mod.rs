@@ -159,3 +159,29 @@ impl StoreError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    fn names(backend: &str) -> Vec<String> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(backend);
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn sqlite_and_postgres_migrations_are_in_lockstep() {
+        let sqlite = names("sqlite");
+        assert!(!sqlite.is_empty());
+        assert_eq!(
+            sqlite,
+            names("postgres"),
+            "same versions and names in both folders"
+        );
+    }
+}

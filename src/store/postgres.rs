@@ -29,7 +29,10 @@ impl PostgresStore {
             .idle_timeout(Duration::from_secs(300))
             .connect(url)
             .await?;
-        Ok(PostgresStore { writer: pool.clone(), reader: pool })
+        Ok(PostgresStore {
+            writer: pool.clone(),
+            reader: pool,
+        })
     }
 }
 

@@ -97,4 +97,3 @@ impl From<SessionRow> for Session {
         }
     }
 }
-

@@ -1,9 +1,11 @@
-//! The admin CLI, run as the built binary against the same store as a server.
+// The admin CLI, run as the built binary against the same store as a server.
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use crate::helpers::TestApp;
+
+use super::BACKEND;
 
 fn roster(db_url: &str, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
@@ -33,7 +35,7 @@ fn text(output: &Output) -> String {
 
 #[tokio::test]
 async fn a_user_added_by_the_cli_logs_on_over_http() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     let args = [
         "user",
         "add",
@@ -60,7 +62,7 @@ async fn a_user_added_by_the_cli_logs_on_over_http() {
 
 #[tokio::test]
 async fn the_cli_reads_a_password_from_stdin_and_applies_the_same_rules() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     let weak = roster(
         &app.db_url,
         &["user", "add", "--username", "w", "--email", "w@example.com"],
@@ -110,7 +112,7 @@ async fn the_cli_reads_a_password_from_stdin_and_applies_the_same_rules() {
 
 #[tokio::test]
 async fn list_show_set_password_and_delete_work_on_the_shared_store() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     app.add_user("john.s", "john@example.com").await;
     let token = app
         .log_on("john@example.com", crate::helpers::PASSWORD)
@@ -152,7 +154,7 @@ async fn list_show_set_password_and_delete_work_on_the_shared_store() {
 
 #[tokio::test]
 async fn migrate_is_idempotent() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     for _ in 0..2 {
         let out = roster(&app.db_url, &["migrate"], None);
         assert!(out.status.success(), "{}", text(&out));

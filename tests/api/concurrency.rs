@@ -1,10 +1,12 @@
-//! Concurrent partial updates of one account never lose one.
+// Concurrent partial updates of one account never lose one.
 
 use std::sync::Arc;
 
 use serde_json::{json, Value};
 
 use crate::helpers::{TestApp, PASSWORD};
+
+use super::BACKEND;
 
 const FIELDS: [&str; 14] = [
     "title",
@@ -25,7 +27,7 @@ const FIELDS: [&str; 14] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_updates_of_different_fields_all_persist() {
-    let app = Arc::new(TestApp::spawn().await);
+    let app = Arc::new(TestApp::spawn(BACKEND).await);
     app.add_user("john.s", "john@example.com").await;
     let token = Arc::new(app.log_on("john@example.com", PASSWORD).await);
     // Request i sets one field (15 fields in turn: the 14 texts and use_jess) to the value

@@ -1,16 +1,18 @@
-//! JESS session calls, registration and own-password change.
+// JESS session calls, registration and own-password change.
 
 use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::helpers::{TestApp, ADMIN_PASSWORD, PASSWORD};
 
+use super::BACKEND;
+
 const NO_JESS: &str = r#"{"ok":false,"status":"No JESS session key is assigned.","data":null}"#;
 const JESS_REFUSED: &str = r#"{"ok":false,"status":"The supplied user and passwd pair does not match any record on JESS.","data":null}"#;
 
 #[tokio::test]
 async fn a_jess_link_is_stored_hidden_and_reported() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     let token = app.log_on("admin@localhost", ADMIN_PASSWORD).await;
     assert_eq!(
         app.get("/jess_web/api/session", Some(&token)).await.text,
@@ -56,7 +58,7 @@ async fn a_jess_link_is_stored_hidden_and_reported() {
 
 #[tokio::test]
 async fn an_empty_jess_credential_is_refused() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     let token = app.log_on("admin@localhost", ADMIN_PASSWORD).await;
     for body in [
         r#"{"jessUser":"","jessPwd":"x"}"#,
@@ -79,7 +81,7 @@ async fn an_empty_jess_credential_is_refused() {
 
 #[tokio::test]
 async fn registration_is_off_by_default() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     let reply = app
         .post(
             "/users/api/register",
@@ -98,7 +100,7 @@ async fn registration_is_off_by_default() {
 
 #[tokio::test]
 async fn registration_creates_a_normal_account_that_can_log_on() {
-    let app = TestApp::spawn_with(|c| c.allow_registration = true).await;
+    let app = TestApp::spawn_with(BACKEND, |c| c.allow_registration = true).await;
     let body = r#"{"email":"new@example.com","password":"S3cure!pass","firstname":"Nia"}"#;
     let reply = app.post("/users/api/register", body, None).await;
     assert_eq!(
@@ -137,7 +139,7 @@ async fn registration_creates_a_normal_account_that_can_log_on() {
 
 #[tokio::test]
 async fn registration_refuses_a_weak_password_and_a_taken_email() {
-    let app = TestApp::spawn_with(|c| c.allow_registration = true).await;
+    let app = TestApp::spawn_with(BACKEND, |c| c.allow_registration = true).await;
     let weak = app
         .post(
             "/users/api/register",
@@ -163,7 +165,7 @@ async fn registration_refuses_a_weak_password_and_a_taken_email() {
 
 #[tokio::test]
 async fn changing_ones_password_keeps_this_session_and_ends_the_others() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     app.add_user("john.s", "john@example.com").await;
     let current = app.log_on("john@example.com", PASSWORD).await;
     let other = app.log_on("john@example.com", PASSWORD).await;
@@ -194,7 +196,7 @@ async fn changing_ones_password_keeps_this_session_and_ends_the_others() {
 
 #[tokio::test]
 async fn a_wrong_current_password_or_a_policy_failure_changes_nothing() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     app.add_user("john.s", "john@example.com").await;
     let token = app.log_on("john@example.com", PASSWORD).await;
     let wrong = app
@@ -234,7 +236,7 @@ async fn a_wrong_current_password_or_a_policy_failure_changes_nothing() {
 
 #[tokio::test]
 async fn the_history_rule_remembers_six_passwords() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     app.add_user("john.s", "john@example.com").await;
     let token = app.log_on("john@example.com", PASSWORD).await;
     let mut current = PASSWORD.to_owned();

@@ -1,8 +1,10 @@
-//! Log on, check-in, confirm, log off: replies byte for byte, cookies, rotation, revocation.
+// Log on, check-in, confirm, log off: replies byte for byte, cookies, rotation, revocation.
 
 use reqwest::{Method, StatusCode};
 
 use crate::helpers::{TestApp, ADMIN_PASSWORD, PASSWORD};
+
+use super::BACKEND;
 
 const NO_MATCH: &str =
     r#"{"ok":false,"status":"No matching username and password pair was found!"}"#;
@@ -11,7 +13,7 @@ const UNAUTHORIZED: &str = r#"{"ok":false,"status":"Unauthorized"}"#;
 
 #[tokio::test]
 async fn log_on_replies_with_the_auth_object_and_the_cookie_first() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     let reply = app
         .post(
             "/users/api/auth",
@@ -45,7 +47,7 @@ async fn log_on_replies_with_the_auth_object_and_the_cookie_first() {
 
 #[tokio::test]
 async fn logon_is_an_alias_of_auth_and_shows_a_normal_user_as_user() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     app.add_user("john.s", "john@example.com").await;
     let body = format!(r#"{{"email":"JOHN@example.com","password":"{PASSWORD}"}}"#);
     let reply = app.post("/users/api/logon", &body, None).await;
@@ -57,7 +59,7 @@ async fn logon_is_an_alias_of_auth_and_shows_a_normal_user_as_user() {
 
 #[tokio::test]
 async fn unknown_email_and_wrong_password_give_identical_replies() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     let unknown = app
         .post(
             "/users/api/auth",
@@ -81,7 +83,7 @@ async fn unknown_email_and_wrong_password_give_identical_replies() {
 
 #[tokio::test]
 async fn malformed_credentials_get_400_naming_the_problem() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     let cases = [
         ("not json", "Request body is not valid JSON."),
         ("[1,2]", "Request body must be a JSON object."),
@@ -105,7 +107,7 @@ async fn malformed_credentials_get_400_naming_the_problem() {
 
 #[tokio::test]
 async fn check_in_issues_a_new_token_and_the_old_one_stops_working() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     let old = app.log_on("admin@localhost", ADMIN_PASSWORD).await;
     let reply = app.post("/users/api/checkin", "", Some(&old)).await;
     assert_eq!(
@@ -130,7 +132,7 @@ async fn check_in_issues_a_new_token_and_the_old_one_stops_working() {
 
 #[tokio::test]
 async fn check_in_and_log_off_ignore_whatever_body_arrives() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     let mut token = app.log_on("admin@localhost", ADMIN_PASSWORD).await;
     let cookie = |t: &str| format!("session_token={t}");
     for body in [None, Some(""), Some("{}"), Some("\"\""), Some("garbage{")] {
@@ -163,7 +165,7 @@ async fn check_in_and_log_off_ignore_whatever_body_arrives() {
 
 #[tokio::test]
 async fn the_raw_set_cookie_string_works_as_the_cookie_header() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     let reply = app
         .post(
             "/users/api/auth",
@@ -185,7 +187,7 @@ async fn the_raw_set_cookie_string_works_as_the_cookie_header() {
 
 #[tokio::test]
 async fn a_bearer_token_is_accepted_where_no_cookie_is_sent() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     let token = app.log_on("admin@localhost", ADMIN_PASSWORD).await;
     let reply = app
         .client
@@ -199,7 +201,7 @@ async fn a_bearer_token_is_accepted_where_no_cookie_is_sent() {
 
 #[tokio::test]
 async fn log_off_clears_the_cookie_and_revokes_the_token() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     let token = app.log_on("admin@localhost", ADMIN_PASSWORD).await;
     let reply = app.post("/users/api/logout", "", Some(&token)).await;
     assert_eq!(
@@ -220,7 +222,7 @@ async fn log_off_clears_the_cookie_and_revokes_the_token() {
 
 #[tokio::test]
 async fn confirm_rotates_the_session_for_the_right_credentials() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     let old = app.log_on("admin@localhost", ADMIN_PASSWORD).await;
     let reply = app
         .post(
@@ -246,7 +248,7 @@ async fn confirm_rotates_the_session_for_the_right_credentials() {
 
 #[tokio::test]
 async fn confirm_refuses_another_account_an_unknown_email_and_a_wrong_password() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     app.add_user("john.s", "john@example.com").await;
     let token = app.log_on("admin@localhost", ADMIN_PASSWORD).await;
     let other = format!(r#"{{"email":"john@example.com","password":"{PASSWORD}"}}"#);
@@ -272,7 +274,7 @@ async fn confirm_refuses_another_account_an_unknown_email_and_a_wrong_password()
 
 #[tokio::test]
 async fn a_state_changing_call_from_another_site_is_refused() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     let token = app.log_on("admin@localhost", ADMIN_PASSWORD).await;
     let reply = app
         .client
@@ -289,7 +291,7 @@ async fn a_state_changing_call_from_another_site_is_refused() {
 
 #[tokio::test]
 async fn info_describes_the_api() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     let reply = app.get("/users/api/info", None).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert!(

@@ -1,16 +1,18 @@
-//! `GET/POST /users/api/user`: the seed's example and every partial-update edge case.
+// `GET/POST /users/api/user`: the seed's example and every partial-update edge case.
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::{TestApp, PASSWORD};
 
+use super::BACKEND;
+
 const UPDATED: &str =
     r#"{"ok":true,"status":"Account details updated successfully!","session":null}"#;
 
 /// A server with john.s holding a filled-in profile, and his token.
 async fn john() -> (TestApp, String) {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     app.add_user("john.s", "john@example.com").await;
     let token = app.log_on("john@example.com", PASSWORD).await;
     let profile = r#"{"firstname":"John","surname":"Smith","company":"ENSIMS","tel":"1234567890","country":"UK","use_jess":true}"#;

@@ -17,13 +17,32 @@ pub const ADMIN_PASSWORD: &str = "Adm1n!pass-word";
 /// A password that satisfies the default policy.
 pub const PASSWORD: &str = "S3cure!pass";
 
+/// Which store a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in a temp dir.
+    Sqlite,
+    /// A fresh database in the test process's PostgreSQL cluster.
+    Postgres,
+}
+
+/// A fresh, empty store of `backend`; the temp dir (SQLite) must outlive its use.
+pub async fn fresh_store(backend: Backend) -> (String, TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = match (backend, crate::pg::cluster()) {
+        (Backend::Postgres, Some(cluster)) => cluster.fresh_database().await,
+        _ => format!("sqlite://{}", dir.path().join("roster.db").display()),
+    };
+    (url, dir)
+}
+
 /// A running server with its own store.
 pub struct TestApp {
     pub addr: SocketAddr,
     pub accounts: Accounts,
     pub client: reqwest::Client,
     pub db_url: String,
-    _dir: TempDir,
+    _dir: Option<TempDir>,
     _stop: oneshot::Sender<()>,
 }
 
@@ -66,15 +85,22 @@ impl Reply {
 }
 
 impl TestApp {
-    /// A server with default settings.
-    pub async fn spawn() -> TestApp {
-        TestApp::spawn_with(|_| {}).await
+    /// A server with default settings on a fresh store.
+    pub async fn spawn(backend: Backend) -> TestApp {
+        TestApp::spawn_with(backend, |_| {}).await
     }
 
-    /// A server whose configuration `tweak` adjusts.
-    pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
-        let dir = tempfile::tempdir().unwrap();
-        let db_url = format!("sqlite://{}", dir.path().join("roster.db").display());
+    /// A server on a fresh store whose configuration `tweak` adjusts.
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let (db_url, dir) = fresh_store(backend).await;
+        let mut app = TestApp::spawn_on(&db_url, tweak).await;
+        app._dir = Some(dir);
+        app
+    }
+
+    /// Another server on the store at `db_url` (several instances, or a restart).
+    pub async fn spawn_on(db_url: &str, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let db_url = db_url.to_owned();
         let mut config = Config::for_tests("127.0.0.1:0".parse().unwrap(), &db_url);
         config.admin_password = Some(ADMIN_PASSWORD.into());
         tweak(&mut config);
@@ -90,7 +116,7 @@ impl TestApp {
             accounts,
             client: reqwest::Client::new(),
             db_url,
-            _dir: dir,
+            _dir: None,
             _stop: stop,
         }
     }

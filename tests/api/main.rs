@@ -1,11 +1,45 @@
-//! Integration tests: the real server over real HTTP.
+//! Integration tests: the real server over real HTTP, and the CLI binary. The whole suite
+//! runs twice, on SQLite and on PostgreSQL (a throwaway cluster this process starts).
 
-mod cli;
-mod concurrency;
-mod ensims_extensions;
-mod ensims_sessions;
-mod ensims_user;
 mod helpers;
-mod tokens;
-mod userapi_actions;
-mod userapi_auth;
+mod multi_instance;
+mod pg;
+mod store_conformance;
+
+/// Includes the suite's files inside a module that fixes the backend (`super::BACKEND`).
+macro_rules! suite {
+    ($name:ident, $backend:expr) => {
+        mod $name {
+            /// The store every test of this copy of the suite runs on.
+            pub const BACKEND: crate::helpers::Backend = $backend;
+
+            mod cli {
+                include!("cli.rs");
+            }
+            mod concurrency {
+                include!("concurrency.rs");
+            }
+            mod ensims_extensions {
+                include!("ensims_extensions.rs");
+            }
+            mod ensims_sessions {
+                include!("ensims_sessions.rs");
+            }
+            mod ensims_user {
+                include!("ensims_user.rs");
+            }
+            mod tokens {
+                include!("tokens.rs");
+            }
+            mod userapi_actions {
+                include!("userapi_actions.rs");
+            }
+            mod userapi_auth {
+                include!("userapi_auth.rs");
+            }
+        }
+    };
+}
+
+suite!(sqlite, crate::helpers::Backend::Sqlite);
+suite!(postgres, crate::helpers::Backend::Postgres);

@@ -1,4 +1,4 @@
-//! Every protected route refuses every kind of bad token with 401 and the same body.
+// Every protected route refuses every kind of bad token with 401 and the same body.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -7,6 +7,8 @@ use reqwest::{Method, StatusCode};
 use roster::auth::Claims;
 
 use crate::helpers::{TestApp, ADMIN_PASSWORD};
+
+use super::BACKEND;
 
 const PROTECTED: [(Method, &str, &str); 8] = [
     (Method::POST, "/users/api/checkin", ""),
@@ -60,7 +62,7 @@ async fn assert_refused_everywhere(app: &TestApp, cookie: Option<String>, what: 
 
 #[tokio::test]
 async fn bad_tokens_of_every_kind_are_refused_on_every_protected_route() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     let live = app.log_on("admin@localhost", ADMIN_PASSWORD).await;
     let key = app.signing_key().await;
     let claims = claims_of(&live);
@@ -131,7 +133,7 @@ async fn bad_tokens_of_every_kind_are_refused_on_every_protected_route() {
 
 #[tokio::test]
 async fn a_revoked_token_is_refused_on_every_protected_route() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     let token = app.log_on("admin@localhost", ADMIN_PASSWORD).await;
     assert_eq!(
         app.post("/users/api/logout", "", Some(&token)).await.status,
@@ -142,7 +144,7 @@ async fn a_revoked_token_is_refused_on_every_protected_route() {
 
 #[tokio::test]
 async fn a_well_signed_token_for_a_session_that_never_existed_is_refused() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     let live = app.log_on("admin@localhost", ADMIN_PASSWORD).await;
     let key = app.signing_key().await;
     let forged = sign(
@@ -163,7 +165,7 @@ async fn a_well_signed_token_for_a_session_that_never_existed_is_refused() {
 
 #[tokio::test]
 async fn no_token_outlives_the_session_limit() {
-    let app = TestApp::spawn_with(|c| {
+    let app = TestApp::spawn_with(BACKEND, |c| {
         c.token_ttl = 100;
         c.session_max_age = 60;
     })

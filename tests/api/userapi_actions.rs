@@ -1,4 +1,4 @@
-//! `userapi.do` actions: every code row, the seed's example, tokens, and the shared store.
+// `userapi.do` actions: every code row, the seed's example, tokens, and the shared store.
 
 use std::sync::Arc;
 
@@ -6,6 +6,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{basic, TestApp, ADMIN_PASSWORD, PASSWORD};
+
+use super::BACKEND;
 
 fn john_json(extra: &str) -> String {
     format!(
@@ -27,7 +29,7 @@ async fn create_john(app: &TestApp) -> String {
 
 #[tokio::test]
 async fn the_seed_example_updates_email_and_locale_seen_by_both_dialects() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     create_john(&app).await;
     let reply = app
         .admin(
@@ -66,7 +68,7 @@ async fn the_seed_example_updates_email_and_locale_seen_by_both_dialects() {
 
 #[tokio::test]
 async fn an_ensims_change_is_seen_by_get_users() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     create_john(&app).await;
     let token = app.log_on("john@example.com", "Jo1!hnpass").await;
     app.post(
@@ -89,7 +91,7 @@ async fn an_ensims_change_is_seen_by_get_users() {
 
 #[tokio::test]
 async fn create_user_returns_a_token_that_is_a_complete_basic_credential() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     let token = create_john(&app).await;
     let reply = app
         .userapi(
@@ -113,7 +115,7 @@ async fn create_user_returns_a_token_that_is_a_complete_basic_credential() {
 
 #[tokio::test]
 async fn a_batch_creates_the_valid_users_and_reports_the_others() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     app.add_user("taken", "taken@example.com").await;
     let body = json!([
         {"username":"good1","password":"Ok1!passwd","firstname":"A","lastname":"B","email":"ok1@example.com"},
@@ -226,7 +228,7 @@ async fn a_batch_creates_the_valid_users_and_reports_the_others() {
 
 #[tokio::test]
 async fn a_batch_with_nothing_created_is_400_with_only_failed() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     let reply = app.admin("createUser", r#"{"username":"solo"}"#).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(
@@ -237,7 +239,7 @@ async fn a_batch_with_nothing_created_is_400_with_only_failed() {
 
 #[tokio::test]
 async fn create_user_refuses_bodies_that_are_not_a_user_list() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     for body in ["[]", "not json", "42", r#""text""#] {
         app.admin("createUser", body).await.assert_error(
             StatusCode::BAD_REQUEST,
@@ -249,7 +251,7 @@ async fn create_user_refuses_bodies_that_are_not_a_user_list() {
 
 #[tokio::test]
 async fn an_ad_user_has_no_password_and_cannot_log_on_or_change_it() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     let reply = app.admin("createUser", r#"[{"username":"dir.user","type":"ad","email":"dir@example.com","password":"Ignored1!x"}]"#).await;
     assert_eq!(reply.status, StatusCode::OK);
     let logon = app
@@ -277,7 +279,7 @@ async fn an_ad_user_has_no_password_and_cannot_log_on_or_change_it() {
 
 #[tokio::test]
 async fn update_user_code_rows() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     create_john(&app).await;
     app.add_user("jane", "jane@example.com").await;
     let cases = [
@@ -372,7 +374,7 @@ async fn update_user_code_rows() {
 
 #[tokio::test]
 async fn change_password_code_rows_and_token_rotation() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     let old_token = create_john(&app).await;
     let session = app.log_on("john@example.com", "Jo1!hnpass").await;
     let cases = [
@@ -439,7 +441,7 @@ async fn change_password_code_rows_and_token_rotation() {
 
 #[tokio::test]
 async fn delete_user_code_rows_and_revocation() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     let token = create_john(&app).await;
     let session = app.log_on("john@example.com", "Jo1!hnpass").await;
     let cases = [
@@ -512,7 +514,7 @@ async fn delete_user_code_rows_and_revocation() {
 
 #[tokio::test]
 async fn get_users_pages_and_counts() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     for i in 0..5 {
         app.add_user(&format!("user{i}"), &format!("u{i}@example.com"))
             .await;
@@ -580,7 +582,7 @@ async fn get_users_pages_and_counts() {
 #[tokio::test]
 async fn each_password_rule_is_named() {
     let app =
-        TestApp::spawn_with(|c| c.rules.password_policy = roster::config::PolicyName::Strict).await;
+        TestApp::spawn_with(BACKEND, |c| c.rules.password_policy = roster::config::PolicyName::Strict).await;
     let cases = [
         ("Sh0rt!pass", "it must be at least 12 characters long"),
         ("password1234", "it is a commonly used password"),
@@ -609,7 +611,7 @@ async fn each_password_rule_is_named() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_creates_of_one_username_create_exactly_one() {
-    let app = Arc::new(TestApp::spawn().await);
+    let app = Arc::new(TestApp::spawn(BACKEND).await);
     let tasks: Vec<_> = (0..20)
         .map(|i| {
             let app = app.clone();
@@ -638,7 +640,7 @@ async fn twenty_concurrent_creates_of_one_username_create_exactly_one() {
 
 #[tokio::test]
 async fn the_password_of_a_created_user_obeys_the_history_rule() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     app.add_user("hist", "hist@example.com").await;
     for i in 1..=5 {
         let body = format!(r#"{{"username":"hist","password":"H1st!pass{i}"}}"#);

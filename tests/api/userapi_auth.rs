@@ -1,8 +1,10 @@
-//! `userapi.do`: methods, actions, authentication and rights, for every action.
+// `userapi.do`: methods, actions, authentication and rights, for every action.
 
 use reqwest::{Method, StatusCode};
 
 use crate::helpers::{basic, TestApp, ADMIN_PASSWORD, PASSWORD};
+
+use super::BACKEND;
 
 const SIDE_EFFECTS: [(char, &str); 4] = [
     ('1', "createUser"),
@@ -13,7 +15,7 @@ const SIDE_EFFECTS: [(char, &str); 4] = [
 
 #[tokio::test]
 async fn a_missing_or_unknown_action_is_404() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     app.userapi(Method::GET, "action=getStatus", None, None)
         .await
         .assert_error(
@@ -32,7 +34,7 @@ async fn a_missing_or_unknown_action_is_404() {
 
 #[tokio::test]
 async fn side_effecting_actions_refuse_other_methods_with_405() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     let auth = basic("admin", ADMIN_PASSWORD);
     for (digit, action) in SIDE_EFFECTS {
         for method in [Method::GET, Method::PUT, Method::DELETE] {
@@ -70,7 +72,7 @@ async fn side_effecting_actions_refuse_other_methods_with_405() {
 
 #[tokio::test]
 async fn a_missing_or_wrong_credential_is_401_on_every_action() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     let bad = [
         None,
         Some(basic("admin", "wrong")),
@@ -99,7 +101,7 @@ async fn a_missing_or_wrong_credential_is_401_on_every_action() {
 
 #[tokio::test]
 async fn a_non_admin_credential_is_401_with_the_actions_040001_code() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     app.add_user("john.s", "john@example.com").await;
     app.add_user("jane", "jane@example.com").await;
     let john = basic("john.s", PASSWORD);
@@ -151,7 +153,7 @@ async fn a_non_admin_credential_is_401_with_the_actions_040001_code() {
 
 #[tokio::test]
 async fn a_user_sees_only_themselves_and_changes_only_their_own_password() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     app.add_user("john.s", "john@example.com").await;
     let john = basic("john.s", PASSWORD);
     let own = app
@@ -204,7 +206,7 @@ async fn a_user_sees_only_themselves_and_changes_only_their_own_password() {
 #[tokio::test]
 async fn the_admin_key_authorises_as_the_default_administrator() {
     let key = "a-long-license-key-0123456789";
-    let app = TestApp::spawn_with(|c| c.admin_key = Some(key.into())).await;
+    let app = TestApp::spawn_with(BACKEND, |c| c.admin_key = Some(key.into())).await;
     let send = |k: &'static str| {
         let app = &app;
         async move {
@@ -228,7 +230,7 @@ async fn the_admin_key_authorises_as_the_default_administrator() {
 
 #[tokio::test]
 async fn without_a_configured_key_the_header_is_refused() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     let reply = app
         .client
         .get(app.url("/userapi.do?action=getUsers"))
@@ -246,7 +248,7 @@ async fn without_a_configured_key_the_header_is_refused() {
 
 #[tokio::test]
 async fn an_oversized_body_is_413_in_the_dialect_format() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn(BACKEND).await;
     let body = format!(r#"{{"username":"{}"}}"#, "x".repeat(70 * 1024));
     app.admin("updateUser", &body).await.assert_error(
         StatusCode::PAYLOAD_TOO_LARGE,

@@ -1,0 +1,197 @@
+//! Two Roster servers on one PostgreSQL database act as one.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{basic, fresh_store, Backend, TestApp, ADMIN_PASSWORD, PASSWORD};
+
+/// Two instances, A and B, on one fresh PostgreSQL database.
+async fn pair() -> (TestApp, TestApp, tempfile::TempDir) {
+    let (url, dir) = fresh_store(Backend::Postgres).await;
+    let a = TestApp::spawn_on(&url, |_| {}).await;
+    let b = TestApp::spawn_on(&url, |_| {}).await;
+    (a, b, dir)
+}
+
+/// Polls `path` on `app` until it answers `status`; the time it took.
+async fn until_status(app: &TestApp, path: &str, token: &str, status: StatusCode) -> Duration {
+    let start = Instant::now();
+    loop {
+        if app.get(path, Some(token)).await.status == status {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{path} never answered {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_session_from_a_works_on_b_and_a_log_off_on_b_reaches_a_within_a_second() {
+    let (a, b, _dir) = pair().await;
+    let token = a.log_on("admin@localhost", ADMIN_PASSWORD).await;
+    assert_eq!(
+        a.get("/users/api/user", Some(&token)).await.status,
+        StatusCode::OK,
+        "A caches it"
+    );
+    assert_eq!(
+        b.get("/users/api/user", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        b.post("/users/api/logout", "", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        b.get("/users/api/user", Some(&token)).await.status,
+        StatusCode::UNAUTHORIZED,
+        "B at once"
+    );
+    let waited = until_status(&a, "/users/api/user", &token, StatusCode::UNAUTHORIZED).await;
+    assert!(
+        waited <= Duration::from_secs(1),
+        "A refused it only after {waited:?}"
+    );
+}
+
+#[tokio::test]
+async fn change_password_on_a_revokes_sessions_and_the_token_on_b() {
+    let (a, b, _dir) = pair().await;
+    let created = a
+        .admin("createUser", r#"[{"username":"john.s","password":"Jo1!hnpass","firstname":"J","lastname":"S","email":"john@example.com"}]"#)
+        .await;
+    let old_token = created.json()["created"]["john.s"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let session = b.log_on("john@example.com", "Jo1!hnpass").await;
+    assert_eq!(
+        b.get("/users/api/user", Some(&session)).await.status,
+        StatusCode::OK
+    );
+    let old_basic = format!("Basic {old_token}");
+    assert_eq!(
+        b.userapi(Method::GET, "action=getUsers", None, Some(&old_basic))
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    let changed = a
+        .admin(
+            "changePassword",
+            r#"{"username":"john.s","password":"N3w!password"}"#,
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK);
+    let waited = until_status(&b, "/users/api/user", &session, StatusCode::UNAUTHORIZED).await;
+    assert!(
+        waited <= Duration::from_secs(1),
+        "B refused the session only after {waited:?}"
+    );
+    let reply = b
+        .userapi(Method::GET, "action=getUsers", None, Some(&old_basic))
+        .await;
+    reply.assert_error(
+        StatusCode::UNAUTHORIZED,
+        "C5010001",
+        "Authorization failed.",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn forty_concurrent_creates_of_one_username_over_two_instances_create_one() {
+    let (a, b, _dir) = pair().await;
+    let (a, b) = (Arc::new(a), Arc::new(b));
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let app = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tokio::spawn(async move {
+                let body = json!([{"username":"race","password":"R4ce!pass","firstname":"R","lastname":"C","email":format!("r{i}@example.com")}]);
+                app.admin("createUser", &body.to_string()).await.status
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        if task.await.unwrap() == StatusCode::OK {
+            created += 1;
+        }
+    }
+    assert_eq!(created, 1);
+    assert_eq!(b.accounts.list_users(0, 100).await.unwrap().1, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_updates_of_different_fields_through_both_instances_all_persist() {
+    let (a, b, _dir) = pair().await;
+    a.add_user("john.s", "john@example.com").await;
+    let token = Arc::new(a.log_on("john@example.com", PASSWORD).await);
+    let fields = [
+        "title",
+        "firstname",
+        "middlename",
+        "surname",
+        "nickname",
+        "position",
+        "company",
+        "tel",
+        "address",
+        "postcode",
+        "country",
+        "website",
+        "twitter",
+        "linkedin",
+    ];
+    let (a, b) = (Arc::new(a), Arc::new(b));
+    let tasks: Vec<_> = fields
+        .iter()
+        .enumerate()
+        .map(|(i, field)| {
+            let app = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let (token, body) = (
+                token.clone(),
+                json!({ *field: format!("{field}-v") }).to_string(),
+            );
+            tokio::spawn(async move {
+                app.post("/users/api/user", &body, Some(&token))
+                    .await
+                    .status
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), StatusCode::OK);
+    }
+    let account = b.account(&token).await;
+    for field in fields {
+        assert_eq!(account[field], format!("{field}-v"), "{field} lost");
+    }
+}
+
+#[tokio::test]
+async fn a_restarted_instance_keeps_every_session_valid() {
+    let (url, _dir) = fresh_store(Backend::Postgres).await;
+    let first = TestApp::spawn_on(&url, |_| {}).await;
+    let token = first.log_on("admin@localhost", ADMIN_PASSWORD).await;
+    let auth = basic("admin", ADMIN_PASSWORD);
+    drop(first);
+    let second = TestApp::spawn_on(&url, |_| {}).await;
+    assert_eq!(
+        second.get("/users/api/user", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        second
+            .userapi(Method::GET, "action=getUsers", None, Some(&auth))
+            .await
+            .status,
+        StatusCode::OK
+    );
+}

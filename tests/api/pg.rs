@@ -1,0 +1,189 @@
+//! A throwaway PostgreSQL cluster for the test process: `initdb` and the server binaries
+//! from `/usr/lib/postgresql/*/bin`, socket and data in a temp dir, a random port, and a
+//! fresh database per test. The server gets SIGTERM when this process exits (pdeathsig).
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+/// A running cluster.
+pub struct Cluster {
+    port: u16,
+    _dir: TempDir,
+}
+
+static CLUSTER: OnceLock<Option<Cluster>> = OnceLock::new();
+static NEXT_DB: AtomicU32 = AtomicU32::new(0);
+
+/// The cluster, started on first use; `None` where PostgreSQL is not installed (outside CI).
+pub fn cluster() -> Option<&'static Cluster> {
+    CLUSTER.get_or_init(start).as_ref()
+}
+
+impl Cluster {
+    /// Creates an empty database and returns its URL.
+    pub async fn fresh_database(&self) -> String {
+        let name = format!("roster_test_{}", NEXT_DB.fetch_add(1, Ordering::Relaxed));
+        let admin = format!("postgres://postgres@127.0.0.1:{}/postgres", self.port);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let pool = loop {
+            match sqlx::PgPool::connect(&admin).await {
+                Ok(pool) => break pool,
+                Err(e) if Instant::now() > deadline => {
+                    panic!("cannot connect to the test cluster: {e}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        };
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&pool)
+            .await
+            .expect("create database");
+        pool.close().await;
+        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+    }
+}
+
+fn bin_dir() -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|bin| bin.join("initdb").exists())
+        .collect();
+    dirs.sort_by_key(|d| {
+        d.parent()
+            .and_then(|v| v.file_name()?.to_str()?.parse::<u32>().ok())
+            .unwrap_or(0)
+    });
+    dirs.pop()
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0\n"))
+        .unwrap_or(false)
+}
+
+/// `setpriv` as the `postgres` user when we are root (initdb refuses to run as root).
+fn as_server_user(program: &Path, pdeathsig: bool) -> Command {
+    let mut cmd = Command::new("setpriv");
+    if is_root() {
+        cmd.args(["--reuid=postgres", "--regid=postgres", "--init-groups"]);
+    }
+    if pdeathsig {
+        cmd.arg("--pdeathsig=TERM");
+    }
+    cmd.arg("--").arg(program);
+    cmd
+}
+
+/// Removes the directories of clusters whose test process has ended (the static holding
+/// the `TempDir` is never dropped).
+fn remove_stale_clusters() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with("roster-pg-")
+        {
+            continue;
+        }
+        let pid = std::fs::read_to_string(path.join("data/postmaster.pid")).unwrap_or_default();
+        let alive = pid
+            .lines()
+            .next()
+            .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+        if !alive {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start() -> Option<Cluster> {
+    let Some(bin) = bin_dir() else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "PostgreSQL is required in CI: no /usr/lib/postgresql/*/bin/initdb"
+        );
+        eprintln!("PostgreSQL not installed: the postgres suite runs on SQLite instead");
+        return None;
+    };
+    remove_stale_clusters();
+    let dir = tempfile::Builder::new()
+        .prefix("roster-pg-")
+        .tempdir()
+        .unwrap();
+    let data = dir.path().join("data");
+    if is_root() {
+        let status = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "chown of the cluster directory");
+    }
+    let out = as_server_user(&bin.join("initdb"), false)
+        .args(["-D"])
+        .arg(&data)
+        .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
+        .output()
+        .expect("initdb runs");
+    assert!(
+        out.status.success(),
+        "initdb failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let port = free_port();
+    let (server, socket_dir) = (bin.join("postgres"), dir.path().to_owned());
+    // The server is a child of a thread that lives as long as the process, so pdeathsig
+    // fires only when the test process ends.
+    std::thread::spawn(move || {
+        let mut child = as_server_user(&server, true)
+            .arg("-D")
+            .arg(&data)
+            .arg("-k")
+            .arg(&socket_dir)
+            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
+            .args([
+                "-c",
+                "max_connections=500",
+                "-c",
+                "fsync=off",
+                "-c",
+                "full_page_writes=off",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("postgres starts");
+        let _ = child.wait();
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "PostgreSQL did not start within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(Cluster { port, _dir: dir })
+}

@@ -1,0 +1,259 @@
+//! Each `Store` method, against both backends, through the trait alone.
+
+use std::sync::Arc;
+
+use roster::domain::profile::Profile;
+use roster::domain::{
+    AccountKind, AccountPatch, Email, NewAccount, Role, Session, TextField, Username,
+};
+use roster::store::{self, PasswordChange, Store, StoreError, UniqueField};
+
+use crate::helpers::{fresh_store, Backend};
+
+async fn open(backend: Backend) -> (Arc<dyn Store>, tempfile::TempDir) {
+    let (url, dir) = fresh_store(backend).await;
+    let store = store::open(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap();
+    (store, dir)
+}
+
+fn new_account(name: &str, email: &str) -> NewAccount {
+    let mut profile = Profile::default();
+    profile.set(TextField::Company, Some("ENSIMS".into()));
+    NewAccount {
+        username: Username::parse(name).unwrap(),
+        email: Email::parse(email).unwrap(),
+        password_hash: Some("hash-0".into()),
+        kind: AccountKind::Local,
+        role: Role::Normal,
+        locale: "en-us".into(),
+        profile,
+        api_token_hash: Some(format!("token-of-{name}")),
+    }
+}
+
+async fn accounts_and_uniqueness(backend: Backend) {
+    let (s, _dir) = open(backend).await;
+    let a = s
+        .create_account(&new_account("Alice", "Alice@Example.com"), 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        (a.username.as_str(), a.email.as_str(), a.version),
+        ("Alice", "Alice@Example.com", 1)
+    );
+    assert_eq!(a.profile.get(TextField::Company), Some("ENSIMS"));
+    assert_eq!(
+        s.account_by_email("alice@example.com").await.unwrap().id,
+        a.id
+    );
+    assert_eq!(s.account_by_username("alice").await.unwrap().id, a.id);
+    assert_eq!(s.account_by_id(a.id).await.unwrap(), a);
+    assert!(matches!(
+        s.account_by_id(a.id + 100).await,
+        Err(StoreError::NotFound)
+    ));
+    let dup_name = s
+        .create_account(&new_account("ALICE", "other@example.com"), 100)
+        .await;
+    assert!(matches!(
+        dup_name,
+        Err(StoreError::Conflict(UniqueField::Username))
+    ));
+    let dup_mail = s
+        .create_account(&new_account("bob", "ALICE@example.com"), 100)
+        .await;
+    assert!(matches!(
+        dup_mail,
+        Err(StoreError::Conflict(UniqueField::Email))
+    ));
+    s.create_account(&new_account("bob", "bob@example.com"), 100)
+        .await
+        .unwrap();
+    assert_eq!(s.count_accounts().await.unwrap(), 2);
+    let (page, total) = s.list_accounts(1, 10).await.unwrap();
+    assert_eq!(
+        (page.len(), total, page[0].username.as_str()),
+        (1, 2, "bob")
+    );
+    assert!(s.api_token_matches(a.id, "token-of-Alice").await.unwrap());
+    assert!(!s.api_token_matches(a.id, "token-of-bob").await.unwrap());
+}
+
+async fn updates_and_passwords(backend: Backend) {
+    let (s, _dir) = open(backend).await;
+    let a = s
+        .create_account(&new_account("alice", "alice@example.com"), 100)
+        .await
+        .unwrap();
+    s.create_account(&new_account("bob", "bob@example.com"), 100)
+        .await
+        .unwrap();
+    let patch = AccountPatch {
+        texts: vec![
+            (TextField::Title, Some("Dr".into())),
+            (TextField::Company, None),
+        ],
+        use_jess: Some(true),
+        locale: Some("ja-jp".into()),
+        role: Some(Role::Admin),
+        ..AccountPatch::default()
+    };
+    s.update_account(a.id, &patch, 200).await.unwrap();
+    let after = s.account_by_id(a.id).await.unwrap();
+    assert_eq!(
+        (
+            after.profile.get(TextField::Title),
+            after.profile.get(TextField::Company)
+        ),
+        (Some("Dr"), None)
+    );
+    assert_eq!(
+        (
+            after.profile.use_jess,
+            after.locale.as_str(),
+            after.role,
+            after.version,
+            after.updated_at
+        ),
+        (true, "ja-jp", Role::Admin, 2, 200)
+    );
+    let taken = AccountPatch {
+        email: Some(Email::parse("BOB@example.com").unwrap()),
+        ..AccountPatch::default()
+    };
+    assert!(matches!(
+        s.update_account(a.id, &taken, 300).await,
+        Err(StoreError::Conflict(UniqueField::Email))
+    ));
+    assert!(matches!(
+        s.update_account(9999, &patch, 300).await,
+        Err(StoreError::NotFound)
+    ));
+
+    for i in 1..=8 {
+        let change = PasswordChange {
+            hash: &format!("hash-{i}"),
+            keep_session: None,
+            history_depth: 5,
+            api_token_hash: Some("new-token"),
+        };
+        s.set_password(a.id, change, 300 + i).await.unwrap();
+    }
+    assert_eq!(
+        s.password_history(a.id, 10).await.unwrap(),
+        ["hash-7", "hash-6", "hash-5", "hash-4", "hash-3"]
+    );
+    assert!(s.api_token_matches(a.id, "new-token").await.unwrap());
+    assert!(!s.api_token_matches(a.id, "token-of-alice").await.unwrap());
+    s.rehash_password(a.id, "stale", "ignored").await.unwrap();
+    assert_eq!(
+        s.account_by_id(a.id)
+            .await
+            .unwrap()
+            .password_hash
+            .as_deref(),
+        Some("hash-8")
+    );
+    s.rehash_password(a.id, "hash-8", "hash-8b").await.unwrap();
+    assert_eq!(
+        s.account_by_id(a.id)
+            .await
+            .unwrap()
+            .password_hash
+            .as_deref(),
+        Some("hash-8b")
+    );
+
+    s.set_jess(a.id, "jess-user", "sealed", 400).await.unwrap();
+    let linked = s.account_by_id(a.id).await.unwrap();
+    assert_eq!(
+        (linked.profile.jess_user.as_deref(), linked.has_jess_secret),
+        (Some("jess-user"), true)
+    );
+}
+
+async fn sessions_and_secrets(backend: Backend) {
+    let (s, _dir) = open(backend).await;
+    assert_eq!(s.secret("k", b"first").await.unwrap(), b"first");
+    assert_eq!(
+        s.secret("k", b"second").await.unwrap(),
+        b"first",
+        "the first value stays"
+    );
+    let a = s
+        .create_account(&new_account("alice", "alice@example.com"), 100)
+        .await
+        .unwrap();
+    let session = |id: &str, expires_at| Session {
+        id: id.into(),
+        account_id: a.id,
+        login_at: 100,
+        expires_at,
+    };
+    s.create_session(&session("s1", 1000)).await.unwrap();
+    s.create_session(&session("s2", 1000)).await.unwrap();
+    s.create_session(&session("old", 150)).await.unwrap();
+    assert_eq!(s.session("s1").await.unwrap(), session("s1", 1000));
+    s.rotate_session("s1", &session("s1b", 1000)).await.unwrap();
+    assert!(matches!(s.session("s1").await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        s.rotate_session("s1", &session("s1c", 1000)).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(s.purge_sessions(200).await.unwrap(), 1);
+    s.delete_session("s2").await.unwrap();
+    assert!(matches!(
+        s.delete_session("s2").await,
+        Err(StoreError::NotFound)
+    ));
+    // A password change keeps only the named session.
+    s.create_session(&session("s3", 1000)).await.unwrap();
+    let change = PasswordChange {
+        hash: "h",
+        keep_session: Some("s1b"),
+        history_depth: 5,
+        api_token_hash: None,
+    };
+    s.set_password(a.id, change, 500).await.unwrap();
+    assert!(s.session("s1b").await.is_ok());
+    assert!(matches!(s.session("s3").await, Err(StoreError::NotFound)));
+    // Deleting the account deletes its sessions.
+    s.delete_account(a.id).await.unwrap();
+    assert!(matches!(s.session("s1b").await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        s.delete_account(a.id).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+#[tokio::test]
+async fn sqlite_accounts_and_uniqueness() {
+    accounts_and_uniqueness(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_accounts_and_uniqueness() {
+    accounts_and_uniqueness(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn sqlite_updates_and_passwords() {
+    updates_and_passwords(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_updates_and_passwords() {
+    updates_and_passwords(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn sqlite_sessions_and_secrets() {
+    sessions_and_secrets(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_sessions_and_secrets() {
+    sessions_and_secrets(Backend::Postgres).await;
+}

@@ -100,6 +100,7 @@ impl App {
             accounts: accounts.clone(),
             secure_cookie: tls || config.secure_cookie,
             allow_registration: config.allow_registration,
+            trust_proxy: config.trust_proxy,
         };
         let router = http::router(
             state,

@@ -121,6 +121,14 @@ pub struct Config {
     #[arg(long, env = "ROSTER_SECURE_COOKIE")]
     pub secure_cookie: bool,
 
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
+    #[arg(long, env = "ROSTER_TRUST_PROXY")]
+    pub trust_proxy: bool,
+
+    /// Days audit records are kept before they are purged.
+    #[arg(long, env = "ROSTER_AUDIT_RETENTION_DAYS", default_value_t = 365)]
+    pub audit_retention_days: u32,
+
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "ROSTER_BODY_LIMIT", default_value_t = 64 * 1024)]
     pub body_limit: usize,

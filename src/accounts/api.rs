@@ -6,10 +6,11 @@ use base64::Engine;
 use ring::digest::{digest, SHA256};
 
 use super::manage::NewUser;
+use super::throttle::account_key;
 use super::{Accounts, Error, Result};
 use crate::auth::{random_token, Verified};
 use crate::domain::{
-    Account, AccountKind, AccountPatch, Email, FieldError, ProfileInput, Role, TextField,
+    Account, AccountKind, AccountPatch, Actor, Email, FieldError, ProfileInput, Role, TextField,
 };
 
 /// The longest email the admin dialect accepts.
@@ -116,12 +117,19 @@ fn check_admin_email(value: &str) -> Result<()> {
 impl Accounts {
     /// Basic authentication: the account's API token secret, else its password. A failure
     /// costs one Argon2 verification whatever the reason.
-    pub async fn authenticate_basic(&self, username: &str, secret: &str) -> Result<Caller> {
+    pub async fn authenticate_basic(
+        &self,
+        username: &str,
+        secret: &str,
+        actor: &Actor,
+    ) -> Result<Caller> {
         let account = match self.account_by_username(username).await {
             Ok(account) => Some(account),
             Err(Error::NotFound) => None,
             Err(e) => return Err(e),
         };
+        let key = account_key(account.as_ref(), username);
+        self.check_throttle(&key, actor).await?;
         if let Some(account) = &account {
             if self
                 .store
@@ -136,21 +144,34 @@ impl Accounts {
         }
         let hash = account.as_ref().and_then(|a| a.password_hash.as_deref());
         match (self.hasher.verify(secret, hash).await?, account) {
-            (Verified::Yes { .. }, Some(account)) => Ok(Caller {
-                account,
-                via: Via::Password,
-            }),
-            _ => Err(Error::BadCredentials),
+            (Verified::Yes { .. }, Some(account)) => {
+                self.record_success(&key).await?;
+                Ok(Caller {
+                    account,
+                    via: Via::Password,
+                })
+            }
+            (_, account) => {
+                self.record_failure(&key, actor, account.as_ref(), username)
+                    .await?;
+                Err(Error::BadCredentials)
+            }
         }
     }
 
     /// The configured admin key acts as the default administrator.
-    pub async fn authenticate_admin_key(&self, key: &str) -> Result<Caller> {
-        let Some(expected) = &self.settings.admin_key else {
-            return Err(Error::BadCredentials);
-        };
+    pub async fn authenticate_admin_key(&self, key: &str, actor: &Actor) -> Result<Caller> {
+        let counter = account_key(None, "x-authorization");
+        self.check_throttle(&counter, actor).await?;
         // Comparing digests keeps the comparison's time independent of the key's content.
-        if sha256_hex(key) != sha256_hex(expected) {
+        let matches = self
+            .settings
+            .admin_key
+            .as_deref()
+            .is_some_and(|k| sha256_hex(key) == sha256_hex(k));
+        if !matches {
+            self.record_failure(&counter, actor, None, "x-authorization")
+                .await?;
             return Err(Error::BadCredentials);
         }
         match self.account_by_username(super::manage::DEFAULT_ADMIN).await {
@@ -165,7 +186,11 @@ impl Accounts {
 
     /// `createUser` for one item: the admin dialect's rules, then the shared ones; returns
     /// the account and its first API token.
-    pub async fn admin_create_user(&self, input: AdminUserInput) -> Result<(Account, String)> {
+    pub async fn admin_create_user(
+        &self,
+        input: AdminUserInput,
+        actor: &Actor,
+    ) -> Result<(Account, String)> {
         let username = input.username.ok_or(missing("username"))?;
         let kind = match input.kind.as_deref() {
             None => Some(AccountKind::Local),
@@ -212,7 +237,9 @@ impl Accounts {
             locale,
             profile,
         };
-        let account = self.create_user_with_token(user, Some(token.hash)).await?;
+        let account = self
+            .create_user_with_token(user, Some(token.hash), actor)
+            .await?;
         Ok((account, token.credential))
     }
 
@@ -222,6 +249,7 @@ impl Accounts {
         username: &str,
         address: Option<&str>,
         locale: Option<&str>,
+        actor: &Actor,
     ) -> Result<Account> {
         crate::domain::Username::parse(username).map_err(|_| invalid("username"))?;
         if let Some(address) = address {
@@ -238,10 +266,7 @@ impl Accounts {
             locale,
             ..AccountPatch::default()
         };
-        match self.apply_patch(account.id, &patch).await {
-            Err(Error::NotFound) => Err(Error::NotFound),
-            other => other,
-        }?;
+        self.apply_patch(&account, &patch, None, actor).await?;
         Ok(account)
     }
 
@@ -251,11 +276,12 @@ impl Accounts {
         &self,
         username: &str,
         password: &str,
+        actor: &Actor,
     ) -> Result<(Account, String)> {
         crate::domain::Username::parse(username).map_err(|_| invalid("username"))?;
         let account = self.account_by_username(username).await?;
         let token = new_token(&account.username);
-        self.replace_password(&account, password, None, Some(&token.hash))
+        self.replace_password(&account, password, None, Some(&token.hash), actor)
             .await?;
         Ok((account, token.credential))
     }

@@ -4,7 +4,8 @@
 use super::{now, Accounts, Error, Result};
 use crate::domain::profile::{check_text, Profile};
 use crate::domain::{
-    Account, AccountKind, Email, FieldError, NewAccount, ProfileInput, Role, Username,
+    Account, AccountKind, Actor, Dialect, Email, FieldError, NewAccount, ProfileInput, Role,
+    Username,
 };
 use crate::store::UniqueField;
 
@@ -47,8 +48,8 @@ impl NewUser {
 
 impl Accounts {
     /// Validates and stores a new account.
-    pub async fn create_user(&self, user: NewUser) -> Result<Account> {
-        self.create_user_with_token(user, None).await
+    pub async fn create_user(&self, user: NewUser, actor: &Actor) -> Result<Account> {
+        self.create_user_with_token(user, None, actor).await
     }
 
     /// Validates and stores a new account with a first API token (its SHA-256 hex).
@@ -56,12 +57,13 @@ impl Accounts {
         &self,
         user: NewUser,
         api_token_hash: Option<String>,
+        actor: &Actor,
     ) -> Result<Account> {
         let username = Username::parse(&user.username)
             .map_err(|_| invalid("username", "is not a valid user name"))?;
         let mut new = self.validate_new(&user, username).await?;
         new.api_token_hash = api_token_hash;
-        Ok(self.store.create_account(&new, now()).await?)
+        Ok(self.store.create_account(&new, now(), actor).await?)
     }
 
     async fn validate_new(&self, user: &NewUser, username: Username) -> Result<NewAccount> {
@@ -108,7 +110,7 @@ impl Accounts {
     }
 
     /// Self-registration: a normal account whose user name comes from the email.
-    pub async fn register(&self, mut user: NewUser) -> Result<Account> {
+    pub async fn register(&self, mut user: NewUser, actor: &Actor) -> Result<Account> {
         let local = user
             .email
             .rsplit_once('@')
@@ -122,7 +124,7 @@ impl Accounts {
             .await?;
         // The first free name among `local`, `local2`, `local3`, ...
         for n in 2..=1000u32 {
-            match self.store.create_account(&new, now()).await {
+            match self.store.create_account(&new, now(), actor).await {
                 Err(crate::store::StoreError::Conflict(UniqueField::Username)) => {
                     new.username = Username::from_email_local(&local, Some(n));
                 }
@@ -145,7 +147,10 @@ impl Accounts {
         let generated = password.is_none();
         let password = password.unwrap_or_else(generate_password);
         match self
-            .create_user(NewUser::local(DEFAULT_ADMIN, email, &password, Role::Admin))
+            .create_user(
+                NewUser::local(DEFAULT_ADMIN, email, &password, Role::Admin),
+                &Actor::anonymous(Dialect::System, None),
+            )
             .await
         {
             // Another instance created it first.
@@ -156,13 +161,13 @@ impl Accounts {
     }
 
     /// Deletes an account with its sessions; the default administrator stays.
-    pub async fn delete_user(&self, username: &str) -> Result<Account> {
+    pub async fn delete_user(&self, username: &str, actor: &Actor) -> Result<Account> {
         let account = self.account_by_username(username).await?;
         if account.username.eq_ignore_ascii_case(DEFAULT_ADMIN) {
             return Err(Error::DefaultAdmin);
         }
         self.sessions.forget_account(account.id);
-        self.store.delete_account(account.id).await?;
+        self.store.delete_account(account.id, now(), actor).await?;
         Ok(account)
     }
 

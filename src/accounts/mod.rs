@@ -7,6 +7,7 @@ mod manage;
 mod passwords;
 mod profile;
 mod sessions;
+mod throttle;
 
 use std::sync::Arc;
 
@@ -53,6 +54,12 @@ pub enum Error {
     /// The account has no local password (`type: ad`).
     #[error("the account has no local password")]
     NotLocal,
+    /// Too many failures: locked for this many more seconds.
+    #[error("too many failed attempts")]
+    Throttled(u64),
+    /// The account changed since the version the caller read (`If-Match`).
+    #[error("the account changed since it was read")]
+    Stale,
     /// The JESS credential is empty or refused.
     #[error("JESS credential refused")]
     JessRejected,
@@ -66,6 +73,7 @@ impl From<StoreError> for Error {
         match e {
             StoreError::NotFound => Error::NotFound,
             StoreError::Conflict(field) => Error::Taken(field),
+            StoreError::Stale => Error::Stale,
             StoreError::Other(e) => Error::Internal(e.to_string()),
         }
     }

@@ -1,9 +1,10 @@
 //! Password changes: the policy, the history rule, hashing, and the sessions that go.
 
+use super::throttle::account_key;
 use super::{now, Accounts, Error, Result, SessionCtx};
 use crate::auth::Verified;
 use crate::domain::password::HISTORY_DEPTH;
-use crate::domain::{email, Account, AccountKind, PolicyViolation};
+use crate::domain::{email, Account, AccountKind, Actor, PolicyViolation};
 use crate::store::PasswordChange;
 
 impl Accounts {
@@ -14,23 +15,37 @@ impl Accounts {
         ctx: &SessionCtx,
         current: &str,
         new: &str,
+        actor: &Actor,
     ) -> Result<()> {
         let account = self.session_account(ctx).await?;
+        let actor = actor.as_account(account.id, &account.username);
+        // Throttled like a log on: this is a password guess too.
+        let key = account_key(Some(&account), "");
+        self.check_throttle(&key, &actor).await?;
         let verified = self
             .hasher
             .verify(current, account.password_hash.as_deref())
             .await?;
         if verified == Verified::No {
+            self.record_failure(&key, &actor, Some(&account), "")
+                .await?;
             return Err(Error::BadCredentials);
         }
-        self.replace_password(&account, new, Some(&ctx.session.id), None)
+        self.record_success(&key).await?;
+        self.replace_password(&account, new, Some(&ctx.session.id), None, &actor)
             .await
     }
 
     /// An administrator's password reset: every session of the account is revoked.
-    pub async fn reset_password(&self, username: &str, new: &str) -> Result<Account> {
+    pub async fn reset_password(
+        &self,
+        username: &str,
+        new: &str,
+        actor: &Actor,
+    ) -> Result<Account> {
         let account = self.account_by_username(username).await?;
-        self.replace_password(&account, new, None, None).await?;
+        self.replace_password(&account, new, None, None, actor)
+            .await?;
         Ok(account)
     }
 
@@ -42,6 +57,7 @@ impl Accounts {
         new: &str,
         keep: Option<&str>,
         api_token_hash: Option<&str>,
+        actor: &Actor,
     ) -> Result<()> {
         if account.kind != AccountKind::Local {
             return Err(Error::NotLocal);
@@ -58,7 +74,9 @@ impl Accounts {
             api_token_hash,
         };
         self.sessions.forget_account(account.id);
-        self.store.set_password(account.id, change, now()).await?;
+        self.store
+            .set_password(account.id, change, now(), actor)
+            .await?;
         Ok(())
     }
 

@@ -2,7 +2,7 @@
 
 use super::{now, Accounts, Error, Result, SessionCtx};
 use crate::domain::profile::check_text;
-use crate::domain::{Account, AccountPatch, ProfileInput};
+use crate::domain::{Account, AccountPatch, Actor, ProfileInput};
 
 /// The longest JESS user name or secret accepted.
 const JESS_MAX: usize = 255;
@@ -14,31 +14,61 @@ impl Accounts {
     }
 
     /// Applies a partial update to the session's account: only the given fields change,
-    /// in one atomic statement.
-    pub async fn update_profile(&self, ctx: &SessionCtx, input: ProfileInput) -> Result<()> {
+    /// atomically; with `expected_version` (`If-Match`), only if the account is unchanged.
+    pub async fn update_profile(
+        &self,
+        ctx: &SessionCtx,
+        input: ProfileInput,
+        expected_version: Option<i64>,
+        actor: &Actor,
+    ) -> Result<()> {
         let current = self.session_account(ctx).await?;
         let patch = input.validate(&current.email).map_err(Error::Invalid)?;
-        self.apply_patch(current.id, &patch).await
+        let actor = actor.as_account(current.id, &current.username);
+        self.apply_patch(&current, &patch, expected_version, &actor)
+            .await
     }
 
-    /// Writes a validated patch; an empty patch writes nothing.
-    pub(crate) async fn apply_patch(&self, id: i64, patch: &AccountPatch) -> Result<()> {
+    /// Writes a validated patch; an empty patch writes nothing (but is still refused when
+    /// the expected version is stale).
+    pub(crate) async fn apply_patch(
+        &self,
+        current: &Account,
+        patch: &AccountPatch,
+        expected_version: Option<i64>,
+        actor: &Actor,
+    ) -> Result<()> {
         if patch.is_empty() {
-            return Ok(());
+            return match expected_version {
+                Some(v) if v != current.version => Err(Error::Stale),
+                _ => Ok(()),
+            };
         }
-        self.store.update_account(id, patch, now()).await?;
+        self.store
+            .update_account(current.id, patch, expected_version, now(), actor)
+            .await?;
         Ok(())
     }
 
     /// Stores a JESS credential (the secret sealed) and turns `use_jess` on.
-    pub async fn link_jess(&self, ctx: &SessionCtx, user: &str, secret: &str) -> Result<()> {
+    pub async fn link_jess(
+        &self,
+        ctx: &SessionCtx,
+        user: &str,
+        secret: &str,
+        actor: &Actor,
+    ) -> Result<()> {
         let fits = |s: &str| !s.is_empty() && s.chars().count() <= JESS_MAX;
         if !fits(user) || !fits(secret) || check_text("jessUser", user).is_err() {
             return Err(Error::JessRejected);
         }
         let sealed = self.sealer.seal(secret);
+        let actor = Actor {
+            id: Some(ctx.account_id()),
+            ..actor.clone()
+        };
         self.store
-            .set_jess(ctx.account_id(), user, &sealed, now())
+            .set_jess(ctx.account_id(), user, &sealed, now(), &actor)
             .await
             .map_err(|e| match e.into() {
                 Error::NotFound => Error::Unauthorized,

@@ -1,8 +1,9 @@
 //! Log on, check-in, confirm, log off, and turning a token back into a session.
 
+use super::throttle::account_key;
 use super::{now, Accounts, Error, Result};
 use crate::auth::{random_token, Verified};
-use crate::domain::{email, Account, Session};
+use crate::domain::{email, Account, Actor, Session};
 use crate::store::StoreError;
 
 /// A verified session, as a request carries it.
@@ -32,8 +33,13 @@ pub struct IssuedSession {
 
 impl Accounts {
     /// Checks an email and password; the reply and its time do not reveal which was wrong.
-    pub async fn log_on(&self, email: &str, password: &str) -> Result<IssuedSession> {
-        let account = self.verify_credentials(email, password).await?;
+    pub async fn log_on(
+        &self,
+        email: &str,
+        password: &str,
+        actor: &Actor,
+    ) -> Result<IssuedSession> {
+        let account = self.verify_credentials(email, password, actor).await?;
         let now = now();
         let session = Session {
             id: random_token(18),
@@ -46,21 +52,35 @@ impl Accounts {
     }
 
     /// The account whose credentials these are; one Argon2 verification whatever happens.
-    pub(crate) async fn verify_credentials(&self, email: &str, password: &str) -> Result<Account> {
+    /// Throttled per account and address (a correct password during the back-off is refused
+    /// too); failures are counted and audited.
+    pub(crate) async fn verify_credentials(
+        &self,
+        email: &str,
+        password: &str,
+        actor: &Actor,
+    ) -> Result<Account> {
         let account = match self.store.account_by_email(&email::key_of(email)).await {
             Ok(account) => Some(account),
             Err(StoreError::NotFound) => None,
             Err(e) => return Err(e.into()),
         };
+        let key = account_key(account.as_ref(), email);
+        self.check_throttle(&key, actor).await?;
         let hash = account.as_ref().and_then(|a| a.password_hash.as_deref());
         match (self.hasher.verify(password, hash).await?, account) {
             (Verified::Yes { rehash }, Some(account)) => {
                 if let (Some(new), Some(old)) = (rehash, &account.password_hash) {
                     self.store.rehash_password(account.id, old, &new).await?;
                 }
+                self.record_success(&key).await?;
                 Ok(account)
             }
-            _ => Err(Error::BadCredentials),
+            (_, account) => {
+                self.record_failure(&key, actor, account.as_ref(), email)
+                    .await?;
+                Err(Error::BadCredentials)
+            }
         }
     }
 
@@ -96,8 +116,9 @@ impl Accounts {
         ctx: &SessionCtx,
         email: &str,
         password: &str,
+        actor: &Actor,
     ) -> Result<IssuedSession> {
-        let account = match self.verify_credentials(email, password).await {
+        let account = match self.verify_credentials(email, password, actor).await {
             Ok(account) if account.id == ctx.account_id() => account,
             Ok(_) | Err(Error::BadCredentials) => return Err(Error::SessionMismatch),
             Err(e) => return Err(e),
@@ -106,9 +127,17 @@ impl Accounts {
     }
 
     /// Ends the session server-side.
-    pub async fn log_off(&self, ctx: &SessionCtx) -> Result<()> {
+    pub async fn log_off(&self, ctx: &SessionCtx, actor: &Actor) -> Result<()> {
         self.sessions.forget(&ctx.session.id);
-        match self.store.delete_session(&ctx.session.id).await {
+        let actor = Actor {
+            id: Some(ctx.account_id()),
+            ..actor.clone()
+        };
+        match self
+            .store
+            .delete_session(&ctx.session.id, now(), &actor)
+            .await
+        {
             Ok(()) | Err(StoreError::NotFound) => Ok(()),
             Err(e) => Err(e.into()),
         }

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use crate::accounts::{Accounts, Error, NewUser};
 use crate::app::{open_accounts, Lifetimes};
 use crate::config::{RulesArgs, StoreArgs};
-use crate::domain::{Account, ProfileInput, Role, TextField};
+use crate::domain::{Account, Actor, Dialect, ProfileInput, Role, TextField};
 
 /// The user subcommands.
 #[derive(Subcommand, Debug)]
@@ -22,6 +22,8 @@ pub enum UserCommand {
     SetPassword(NamedOpts),
     /// Delete an account and its sessions.
     Delete(NamedOpts),
+    /// Clear an account's failed-log-on counter (ends a throttling back-off).
+    Unlock(NamedOpts),
 }
 
 /// Options every user subcommand takes.
@@ -91,7 +93,7 @@ pub async fn run(cmd: UserCommand) -> Result<(), String> {
             let accounts = open(&opts.common).await?;
             let password = read_password()?;
             accounts
-                .reset_password(&opts.username, &password)
+                .reset_password(&opts.username, &password, &cli_actor())
                 .await
                 .map_err(|e| explain(e, &opts.username))?;
             println!(
@@ -103,10 +105,19 @@ pub async fn run(cmd: UserCommand) -> Result<(), String> {
         UserCommand::Delete(opts) => {
             let accounts = open(&opts.common).await?;
             accounts
-                .delete_user(&opts.username)
+                .delete_user(&opts.username, &cli_actor())
                 .await
                 .map_err(|e| explain(e, &opts.username))?;
             println!("Deleted '{}'.", opts.username);
+            Ok(())
+        }
+        UserCommand::Unlock(opts) => {
+            let accounts = open(&opts.common).await?;
+            accounts
+                .unlock(&opts.username, &cli_actor())
+                .await
+                .map_err(|e| explain(e, &opts.username))?;
+            println!("Unlocked '{}'.", opts.username);
             Ok(())
         }
     }
@@ -138,7 +149,7 @@ async fn add(opts: AddOpts) -> Result<(), String> {
         ..ProfileInput::default()
     };
     let account = accounts
-        .create_user(user)
+        .create_user(user, &cli_actor())
         .await
         .map_err(|e| explain(e, &opts.username))?;
     println!("Created '{}' (id {}).", account.username, account.id);
@@ -171,6 +182,11 @@ async fn list(accounts: &Accounts) -> Result<(), String> {
             return Ok(());
         }
     }
+}
+
+/// Changes made here are audited as the command line's, from no address.
+fn cli_actor() -> Actor {
+    Actor::anonymous(Dialect::Cli, None)
 }
 
 fn print_account(a: &Account) {

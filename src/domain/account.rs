@@ -1,6 +1,7 @@
 //! `Account`: one user as both dialects see it, and the values needed to create one.
 
 use super::profile::{Profile, TextField};
+use super::Change;
 use super::{Email, Username};
 
 /// What an account may do.
@@ -126,4 +127,26 @@ pub struct NewAccount {
     pub profile: Profile,
     /// SHA-256 (hex) of a first `userapi.do` token secret, stored with the account.
     pub api_token_hash: Option<String>,
+}
+
+impl NewAccount {
+    /// The initial values, for the audit trail (the password as `***`).
+    pub fn audit_changes(&self) -> Vec<Change> {
+        let mut changes = vec![
+            Change::new("username", None, Some(self.username.as_str())),
+            Change::new("email", None, Some(self.email.as_str())),
+            Change::new("type", None, Some(self.kind.as_str())),
+            Change::new("role", None, Some(self.role.as_str())),
+            Change::new("locale", None, Some(&self.locale)),
+        ];
+        for field in TextField::ALL {
+            if let Some(value) = self.profile.get(field) {
+                changes.push(Change::new(field.name(), None, Some(value)));
+            }
+        }
+        if self.password_hash.is_some() {
+            changes.push(Change::secret("password", false));
+        }
+        changes
+    }
 }

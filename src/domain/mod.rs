@@ -1,6 +1,7 @@
 //! Framework-free account types and the validation rules both dialects share.
 
 pub mod account;
+pub mod audit;
 mod common_passwords;
 pub mod email;
 pub mod password;
@@ -9,6 +10,7 @@ pub mod session;
 pub mod username;
 
 pub use account::{Account, AccountKind, NewAccount, Role};
+pub use audit::{Actor, AuditRecord, Change, Dialect};
 pub use email::Email;
 pub use password::{PasswordPolicy, PolicyViolation};
 pub use profile::{AccountPatch, FieldError, ProfileInput, TextField};

@@ -1,6 +1,14 @@
 //! The ENSIMS profile fields and the partial update (`AccountPatch`) that changes them.
 
-use super::{Email, Role};
+use super::{Account, Change, Email, Role};
+
+fn bool_str(b: bool) -> &'static str {
+    if b {
+        "true"
+    } else {
+        "false"
+    }
+}
 
 /// The optional text fields of the ENSIMS account object, in wire order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -141,6 +149,36 @@ pub struct AccountPatch {
 }
 
 impl AccountPatch {
+    /// The fields whose value the patch changes on `old`, for the audit trail.
+    pub fn changes(&self, old: &Account) -> Vec<Change> {
+        let mut changes = Vec::new();
+        let mut note = |field: &str, before: Option<&str>, after: Option<&str>| {
+            if before != after {
+                changes.push(Change::new(field, before, after));
+            }
+        };
+        for (field, value) in &self.texts {
+            note(field.name(), old.profile.get(*field), value.as_deref());
+        }
+        if let Some(email) = &self.email {
+            note("email", Some(&old.email), Some(email.as_str()));
+        }
+        if let Some(use_jess) = self.use_jess {
+            note(
+                "use_jess",
+                Some(bool_str(old.profile.use_jess)),
+                Some(bool_str(use_jess)),
+            );
+        }
+        if let Some(locale) = &self.locale {
+            note("locale", Some(&old.locale), Some(locale));
+        }
+        if let Some(role) = self.role {
+            note("role", Some(old.role.as_str()), Some(role.as_str()));
+        }
+        changes
+    }
+
     /// True when the patch changes nothing.
     pub fn is_empty(&self) -> bool {
         self.texts.is_empty()

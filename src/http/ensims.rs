@@ -4,17 +4,17 @@
 use std::borrow::Cow;
 
 use axum::extract::State;
-use axum::http::header::SET_COOKIE;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::header::{ETAG, IF_MATCH, RETRY_AFTER, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::extract::{EnsimsJson, Session, SESSION_COOKIE};
+use super::extract::{ClientAddr, EnsimsJson, Session, SESSION_COOKIE};
 use super::AppState;
 use crate::accounts::{self, IssuedSession, NewUser};
-use crate::domain::{Account, AccountKind, ProfileInput, Role, TextField};
+use crate::domain::{Account, AccountKind, Dialect, ProfileInput, Role, TextField};
 use crate::store::UniqueField;
 
 /// A failure reply in the ENSIMS format.
@@ -24,6 +24,8 @@ pub enum EnsimsError {
     Status(StatusCode, Cow<'static, str>),
     /// The JESS refusal, which carries `"data":null` too.
     JessRejected,
+    /// 429 with `Retry-After` (seconds).
+    Throttled(u64),
 }
 
 /// `{"ok":false,"status":...}` with an HTTP status.
@@ -59,6 +61,16 @@ impl IntoResponse for EnsimsError {
     fn into_response(self) -> Response {
         match self {
             EnsimsError::Status(status, message) => fail(status, &message),
+            EnsimsError::Throttled(seconds) => {
+                let mut response = fail(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many attempts, try again later.",
+                );
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+                response
+            }
             EnsimsError::JessRejected => Json(WithData {
                 ok: false,
                 status: "The supplied user and passwd pair does not match any record on JESS.",
@@ -95,6 +107,11 @@ impl From<accounts::Error> for EnsimsError {
                 EnsimsError::bad_request("The account cannot be changed this way.")
             }
             E::JessRejected => EnsimsError::JessRejected,
+            E::Throttled(seconds) => EnsimsError::Throttled(seconds),
+            E::Stale => EnsimsError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "The account was changed since it was read; read it again.",
+            ),
             E::Internal(cause) => {
                 tracing::error!(%cause, "request failed");
                 EnsimsError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error.")
@@ -214,9 +231,16 @@ pub async fn info() -> Response {
 }
 
 /// `POST /users/api/auth` and `/users/api/logon`.
-pub async fn log_on(State(state): State<AppState>, EnsimsJson(body): EnsimsJson) -> Reply {
+pub async fn log_on(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    EnsimsJson(body): EnsimsJson,
+) -> Reply {
     let (email, password) = credential(&body)?;
-    let issued = state.accounts.log_on(email, password).await?;
+    let issued = state
+        .accounts
+        .log_on(email, password, &addr.actor(Dialect::Ensims))
+        .await?;
     Ok(state.with_session(
         "Logged in successfully!",
         "Session token in cookie",
@@ -238,16 +262,27 @@ pub async fn check_in(State(state): State<AppState>, Session(ctx): Session) -> R
 pub async fn confirm(
     State(state): State<AppState>,
     Session(ctx): Session,
+    addr: ClientAddr,
     EnsimsJson(body): EnsimsJson,
 ) -> Reply {
     let (email, password) = credential(&body)?;
-    let issued = state.accounts.confirm(&ctx, email, password).await?;
+    let issued = state
+        .accounts
+        .confirm(&ctx, email, password, &addr.actor(Dialect::Ensims))
+        .await?;
     Ok(state.with_session("User credential confirmed!", "Session key cookie", &issued))
 }
 
 /// `POST /users/api/logout`: any body is ignored.
-pub async fn log_out(State(state): State<AppState>, Session(ctx): Session) -> Reply {
-    state.accounts.log_off(&ctx).await?;
+pub async fn log_out(
+    State(state): State<AppState>,
+    Session(ctx): Session,
+    addr: ClientAddr,
+) -> Reply {
+    state
+        .accounts
+        .log_off(&ctx, &addr.actor(Dialect::Ensims))
+        .await?;
     let body = AuthReply {
         ok: true,
         status: "Logged out successfully!",
@@ -271,17 +306,26 @@ pub async fn get_user(State(state): State<AppState>, Session(ctx): Session) -> R
         status: "User's account detailes included.",
         data: Some(AccountView::of(&account)),
     };
-    Ok(Json(body).into_response())
+    // The version changes with every write, so it is a strong validator.
+    let etag = format!("\"{}\"", account.version);
+    Ok(([(ETAG, etag)], Json(body)).into_response())
 }
 
 /// `POST /users/api/user`: partial update.
 pub async fn update_user(
     State(state): State<AppState>,
     Session(ctx): Session,
+    addr: ClientAddr,
+    headers: HeaderMap,
     EnsimsJson(body): EnsimsJson,
 ) -> Reply {
+    let expected = if_match(&headers)?;
     let input = profile_input(unwrap_data(&body)?)?;
-    state.accounts.update_profile(&ctx, input).await?;
+    let actor = addr.actor(Dialect::Ensims);
+    state
+        .accounts
+        .update_profile(&ctx, input, expected, &actor)
+        .await?;
     Ok(Json(UpdateReply {
         ok: true,
         status: "Account details updated successfully!",
@@ -291,7 +335,11 @@ pub async fn update_user(
 }
 
 /// `POST /users/api/register` (when enabled).
-pub async fn register(State(state): State<AppState>, EnsimsJson(body): EnsimsJson) -> Reply {
+pub async fn register(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    EnsimsJson(body): EnsimsJson,
+) -> Reply {
     if !state.allow_registration {
         return Ok(fail(StatusCode::NOT_FOUND, "Registration is disabled."));
     }
@@ -307,7 +355,10 @@ pub async fn register(State(state): State<AppState>, EnsimsJson(body): EnsimsJso
         locale: None,
         profile,
     };
-    state.accounts.register(user).await?;
+    state
+        .accounts
+        .register(user, &addr.actor(Dialect::Ensims))
+        .await?;
     Ok(Json(Status {
         ok: true,
         status: "Account registered successfully!",
@@ -319,12 +370,18 @@ pub async fn register(State(state): State<AppState>, EnsimsJson(body): EnsimsJso
 pub async fn change_password(
     State(state): State<AppState>,
     Session(ctx): Session,
+    addr: ClientAddr,
     EnsimsJson(body): EnsimsJson,
 ) -> Reply {
     let object = object(&body)?;
     let current = required_str(object, "password")?;
     let new = required_str(object, "newPassword")?;
-    match state.accounts.change_own_password(&ctx, current, new).await {
+    let actor = addr.actor(Dialect::Ensims);
+    match state
+        .accounts
+        .change_own_password(&ctx, current, new, &actor)
+        .await
+    {
         Err(accounts::Error::BadCredentials) => {
             Ok(fail(StatusCode::OK, "Current password is incorrect."))
         }
@@ -378,6 +435,23 @@ impl AppState {
             response.headers_mut().insert(SET_COOKIE, value);
         }
         response
+    }
+}
+
+/// The version `If-Match` names: `None` without the header or with `*`; a value that names
+/// no version can match nothing, so it is refused like a stale one.
+fn if_match(headers: &HeaderMap) -> Result<Option<i64>, EnsimsError> {
+    let Some(value) = headers.get(IF_MATCH) else {
+        return Ok(None);
+    };
+    let value = value.to_str().unwrap_or_default().trim();
+    if value == "*" {
+        return Ok(None);
+    }
+    let tag = value.strip_prefix("W/").unwrap_or(value).trim_matches('"');
+    match tag.parse::<i64>() {
+        Ok(version) => Ok(Some(version)),
+        Err(_) => Err(accounts::Error::Stale.into()),
     }
 }
 

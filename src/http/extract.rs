@@ -2,7 +2,9 @@
 //! the session (cookie or bearer token) and JSON bodies.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -11,6 +13,7 @@ use serde_json::Value;
 use super::ensims::EnsimsError;
 use super::AppState;
 use crate::accounts::SessionCtx;
+use crate::domain::{Actor, Dialect};
 
 /// The cookie that carries the session token (a published name: clients depend on it).
 pub const SESSION_COOKIE: &str = "session_token";
@@ -103,6 +106,46 @@ impl<S: Send + Sync> FromRequest<S> for EnsimsJson {
         serde_json::from_slice(&bytes)
             .map(EnsimsJson)
             .map_err(|_| EnsimsError::bad_request("Request body is not valid JSON."))
+    }
+}
+
+/// The client's address: the socket peer, or with `--trust-proxy` the address the proxy
+/// appended last to `X-Forwarded-For`.
+pub struct ClientAddr(pub Option<String>);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if state.trust_proxy {
+            // The last entry is the one our proxy appended; earlier ones the client can forge.
+            let forwarded = parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .next_back()
+                .and_then(|v| v.rsplit(',').next())
+                .and_then(|a| a.trim().parse::<std::net::IpAddr>().ok());
+            if let Some(ip) = forwarded {
+                return Ok(ClientAddr(Some(ip.to_string())));
+            }
+        }
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        Ok(ClientAddr(peer))
+    }
+}
+
+impl ClientAddr {
+    /// An anonymous actor of `dialect` at this address.
+    pub fn actor(self, dialect: Dialect) -> Actor {
+        Actor::anonymous(dialect, self.0)
     }
 }
 

@@ -7,8 +7,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::ensims::EnsimsError;
-use super::extract::{EnsimsJson, Session};
+use super::extract::{ClientAddr, EnsimsJson, Session};
 use super::AppState;
+use crate::domain::Dialect;
 
 #[derive(Serialize)]
 struct JessReply {
@@ -21,11 +22,13 @@ struct JessReply {
 pub async fn link(
     State(state): State<AppState>,
     Session(ctx): Session,
+    addr: ClientAddr,
     EnsimsJson(body): EnsimsJson,
 ) -> Result<Response, EnsimsError> {
     let field = |name: &str| body.get(name).and_then(Value::as_str).unwrap_or_default();
     let (user, secret) = (field("jessUser"), field("jessPwd"));
-    state.accounts.link_jess(&ctx, user, secret).await?;
+    let actor = addr.actor(Dialect::Ensims);
+    state.accounts.link_jess(&ctx, user, secret, &actor).await?;
     Ok(Json(JessReply {
         ok: true,
         status: "New JESS session key is assigned.",

@@ -29,6 +29,8 @@ pub struct AppState {
     pub secure_cookie: bool,
     /// Whether `POST /users/api/register` is open.
     pub allow_registration: bool,
+    /// Whether `X-Forwarded-For` names the client (behind a trusted proxy).
+    pub trust_proxy: bool,
 }
 
 /// Transport settings for [`router`].

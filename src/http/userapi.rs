@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
-use axum::http::header::{ALLOW, AUTHORIZATION, WWW_AUTHENTICATE};
+use axum::http::header::{ALLOW, AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -15,9 +15,10 @@ use base64::Engine;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::extract::ClientAddr;
 use super::AppState;
 use crate::accounts::{self, AdminUserInput, Caller, Via};
-use crate::domain::{Account, TextField, Username};
+use crate::domain::{Account, Actor, Dialect, TextField, Username};
 use crate::store::UniqueField;
 
 /// The actions served, with their code digit.
@@ -82,6 +83,7 @@ enum Fault {
     EmailTaken,
     AdPassword,
     DefaultAdmin,
+    Throttled(u64),
     Internal,
 }
 
@@ -100,6 +102,7 @@ impl Fault {
             Fault::EmailTaken => "040007",
             Fault::AdPassword => "040008",
             Fault::DefaultAdmin => "040009",
+            Fault::Throttled(_) => "010006",
             Fault::Internal => "050000",
         }
     }
@@ -109,6 +112,7 @@ impl Fault {
             Fault::Method(_) => StatusCode::METHOD_NOT_ALLOWED,
             Fault::AuthFailed | Fault::NotAdmin => StatusCode::UNAUTHORIZED,
             Fault::NoSuchUser => StatusCode::NOT_FOUND,
+            Fault::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             Fault::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -148,6 +152,7 @@ impl Fault {
             }
             Fault::AdPassword => "Password of an Active Directory user cannot be changed.".into(),
             Fault::DefaultAdmin => "The default administrator user cannot be deleted.".into(),
+            Fault::Throttled(_) => "Too many failed attempts, try again later.".into(),
             Fault::Internal => "Internal server error.".into(),
         }
     }
@@ -171,6 +176,8 @@ impl From<accounts::Error> for Fault {
             E::DefaultAdmin => Fault::DefaultAdmin,
             E::BadCredentials | E::Unauthorized | E::SessionMismatch => Fault::AuthFailed,
             E::JessRejected => Fault::BadJson,
+            E::Throttled(seconds) => Fault::Throttled(seconds),
+            E::Stale => Fault::Internal,
             E::Internal(cause) => {
                 tracing::error!(%cause, "userapi request failed");
                 Fault::Internal
@@ -212,6 +219,9 @@ impl IntoResponse for Failure {
                     r#"Basic realm="roster""#.parse().expect("valid"),
                 );
             }
+            Fault::Throttled(seconds) => {
+                headers.insert(RETRY_AFTER, seconds.max(1).into());
+            }
             Fault::Method(_) => {
                 let allow = if action.read_only() {
                     "GET, POST"
@@ -231,6 +241,7 @@ type Reply = Result<Response, Fault>;
 /// `/userapi.do`, any method.
 pub async fn dispatch(
     State(state): State<AppState>,
+    addr: ClientAddr,
     method: Method,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -261,39 +272,58 @@ pub async fn dispatch(
         }
         Err(_) => Bytes::new(),
     };
-    let result = match authenticate(&state, &headers).await {
+    let actor = addr.actor(Dialect::UserApi);
+    let result = match authenticate(&state, &headers, &actor).await {
         Err(fault) => Err(fault),
-        Ok(caller) => run(&state, action, caller, &params, &body).await,
+        Ok(caller) => {
+            let actor = actor.as_account(caller.account.id, &caller.account.username);
+            let call = Call {
+                state: &state,
+                caller,
+                actor,
+            };
+            run(&call, action, &params, &body).await
+        }
     };
     result.unwrap_or_else(|fault| Failure(action, fault).into_response())
 }
 
-async fn run(
-    state: &AppState,
-    action: Action,
+/// An authenticated call: the state, who calls, and the actor its changes are audited as.
+struct Call<'a> {
+    state: &'a AppState,
     caller: Caller,
+    actor: Actor,
+}
+
+async fn run(
+    call: &Call<'_>,
+    action: Action,
     params: &BTreeMap<String, String>,
     body: &[u8],
 ) -> Reply {
     match action {
-        Action::CreateUser => create_users(state, &caller, body).await,
-        Action::UpdateUser => update_user(state, &caller, body).await,
-        Action::ChangePassword => change_password(state, &caller, body).await,
-        Action::DeleteUser => delete_user(state, &caller, body).await,
-        Action::GetUsers => get_users(state, &caller, params).await,
+        Action::CreateUser => create_users(call, body).await,
+        Action::UpdateUser => update_user(call, body).await,
+        Action::ChangePassword => change_password(call, body).await,
+        Action::DeleteUser => delete_user(call, body).await,
+        Action::GetUsers => get_users(call, params).await,
     }
 }
 
 /// `x-authorization` (the admin key) or `Authorization: Basic`.
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, Fault> {
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    actor: &Actor,
+) -> Result<Caller, Fault> {
     if let Some(key) = headers.get("x-authorization") {
         let key = key.to_str().map_err(|_| Fault::AuthFailed)?;
-        return Ok(state.accounts.authenticate_admin_key(key).await?);
+        return Ok(state.accounts.authenticate_admin_key(key, actor).await?);
     }
     let (username, secret) = basic_credential(headers).ok_or(Fault::AuthFailed)?;
     Ok(state
         .accounts
-        .authenticate_basic(&username, &secret)
+        .authenticate_basic(&username, &secret, actor)
         .await?)
 }
 
@@ -379,7 +409,8 @@ fn admin_input(object: &Map<String, Value>) -> Result<AdminUserInput, Fault> {
     })
 }
 
-async fn create_users(state: &AppState, caller: &Caller, body: &[u8]) -> Reply {
+async fn create_users(call: &Call<'_>, body: &[u8]) -> Reply {
+    let (state, caller) = (call.state, &call.caller);
     require_admin(caller)?;
     let items = match serde_json::from_slice(body) {
         Ok(Value::Array(items)) if !items.is_empty() => items,
@@ -399,7 +430,7 @@ async fn create_users(state: &AppState, caller: &Caller, body: &[u8]) -> Reply {
                 Err(fault) => Err(fault),
                 Ok(input) => state
                     .accounts
-                    .admin_create_user(input)
+                    .admin_create_user(input, &call.actor)
                     .await
                     .map_err(Fault::from),
             },
@@ -428,7 +459,8 @@ struct Updated<T: Serialize> {
     updated: T,
 }
 
-async fn update_user(state: &AppState, caller: &Caller, body: &[u8]) -> Reply {
+async fn update_user(call: &Call<'_>, body: &[u8]) -> Reply {
+    let (state, caller) = (call.state, &call.caller);
     require_admin(caller)?;
     let object = json_object(body)?;
     let username = mandatory(&object, "username")?;
@@ -443,7 +475,7 @@ async fn update_user(state: &AppState, caller: &Caller, body: &[u8]) -> Reply {
     let locale = string(&object, "locale")?;
     let account = state
         .accounts
-        .admin_update_user(&username, email.as_deref(), locale.as_deref())
+        .admin_update_user(&username, email.as_deref(), locale.as_deref(), &call.actor)
         .await?;
     Ok(Json(Updated {
         updated: account.username,
@@ -451,7 +483,8 @@ async fn update_user(state: &AppState, caller: &Caller, body: &[u8]) -> Reply {
     .into_response())
 }
 
-async fn change_password(state: &AppState, caller: &Caller, body: &[u8]) -> Reply {
+async fn change_password(call: &Call<'_>, body: &[u8]) -> Reply {
+    let (state, caller) = (call.state, &call.caller);
     let object = json_object(body);
     if !caller.is_admin() {
         // A user may change only their own password, and only by proving the current one.
@@ -470,7 +503,7 @@ async fn change_password(state: &AppState, caller: &Caller, body: &[u8]) -> Repl
     valid_username(&username)?;
     let (account, token) = state
         .accounts
-        .admin_change_password(&username, &password)
+        .admin_change_password(&username, &password, &call.actor)
         .await?;
     Ok(Json(Updated {
         updated: Ordered(vec![(account.username, token)]),
@@ -483,12 +516,13 @@ struct Deleted {
     deleted: String,
 }
 
-async fn delete_user(state: &AppState, caller: &Caller, body: &[u8]) -> Reply {
+async fn delete_user(call: &Call<'_>, body: &[u8]) -> Reply {
+    let (state, caller) = (call.state, &call.caller);
     require_admin(caller)?;
     let object = json_object(body)?;
     let username = mandatory(&object, "username")?;
     valid_username(&username)?;
-    let account = state.accounts.delete_user(&username).await?;
+    let account = state.accounts.delete_user(&username, &call.actor).await?;
     Ok(Json(Deleted {
         deleted: account.username,
     })
@@ -543,7 +577,8 @@ fn number(
     }
 }
 
-async fn get_users(state: &AppState, caller: &Caller, params: &BTreeMap<String, String>) -> Reply {
+async fn get_users(call: &Call<'_>, params: &BTreeMap<String, String>) -> Reply {
+    let (state, caller) = (call.state, &call.caller);
     let named = params.get("username").map(String::as_str);
     // A non-admin sees only their own account.
     let named = match (caller.is_admin(), named) {

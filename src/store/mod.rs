@@ -8,7 +8,7 @@ mod sqlite;
 
 use async_trait::async_trait;
 
-use crate::domain::{Account, AccountPatch, NewAccount, Session};
+use crate::domain::{Account, AccountPatch, Actor, AuditRecord, NewAccount, Session};
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -31,6 +31,9 @@ pub enum StoreError {
     /// A uniqueness rule would be broken.
     #[error("{0:?} already in use")]
     Conflict(UniqueField),
+    /// The account's version is not the one the caller expected.
+    #[error("stale version")]
+    Stale,
     /// Anything else: the database is unreachable, corrupt, ...
     #[error(transparent)]
     Other(#[from] sqlx::Error),
@@ -52,6 +55,28 @@ pub struct PasswordChange<'a> {
     pub api_token_hash: Option<&'a str>,
 }
 
+/// How failures of one kind of key are throttled.
+#[derive(Debug, Clone, Copy)]
+pub struct ThrottlePolicy {
+    /// Failures tolerated before the first lock.
+    pub threshold: i64,
+    /// Failures older than this (ms) are forgotten.
+    pub window_ms: i64,
+    /// The longest lock (ms).
+    pub max_lock_ms: i64,
+}
+
+impl ThrottlePolicy {
+    /// The lock after `failures` failures: none below the threshold, then 2 s doubling.
+    pub fn lock_ms(&self, failures: i64) -> i64 {
+        if failures < self.threshold {
+            return 0;
+        }
+        let doublings = (failures - self.threshold).min(30) as u32;
+        2000i64.saturating_mul(1 << doublings).min(self.max_lock_ms)
+    }
+}
+
 /// Every persistent operation Roster needs; each call is atomic.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -65,7 +90,12 @@ pub trait Store: Send + Sync + 'static {
     async fn count_accounts(&self) -> StoreResult<i64>;
 
     /// Stores a new account; `Conflict` when its username or email is taken.
-    async fn create_account(&self, new: &NewAccount, now: i64) -> StoreResult<Account>;
+    async fn create_account(
+        &self,
+        new: &NewAccount,
+        now: i64,
+        actor: &Actor,
+    ) -> StoreResult<Account>;
 
     /// The account with this id.
     async fn account_by_id(&self, id: i64) -> StoreResult<Account>;
@@ -79,11 +109,25 @@ pub trait Store: Send + Sync + 'static {
     /// One page of accounts ordered by username key, and how many there are in all.
     async fn list_accounts(&self, offset: i64, limit: i64) -> StoreResult<(Vec<Account>, i64)>;
 
-    /// Changes only the fields the patch names, bumping the version, in one statement.
-    async fn update_account(&self, id: i64, patch: &AccountPatch, now: i64) -> StoreResult<()>;
+    /// Changes only the fields the patch names and bumps the version, atomically with its
+    /// audit record; `Stale` when `expected_version` is given and differs.
+    async fn update_account(
+        &self,
+        id: i64,
+        patch: &AccountPatch,
+        expected_version: Option<i64>,
+        now: i64,
+        actor: &Actor,
+    ) -> StoreResult<()>;
 
     /// Sets a new password hash, moving the old one to the history and revoking sessions.
-    async fn set_password(&self, id: i64, change: PasswordChange<'_>, now: i64) -> StoreResult<()>;
+    async fn set_password(
+        &self,
+        id: i64,
+        change: PasswordChange<'_>,
+        now: i64,
+        actor: &Actor,
+    ) -> StoreResult<()>;
 
     /// Replaces `old` by `new` (an upgrade of parameters) if the hash is still `old`.
     async fn rehash_password(&self, id: i64, old: &str, new: &str) -> StoreResult<()>;
@@ -95,10 +139,17 @@ pub trait Store: Send + Sync + 'static {
     async fn api_token_matches(&self, account_id: i64, secret_hash: &str) -> StoreResult<bool>;
 
     /// Deletes an account with its sessions and history.
-    async fn delete_account(&self, id: i64) -> StoreResult<()>;
+    async fn delete_account(&self, id: i64, now: i64, actor: &Actor) -> StoreResult<()>;
 
     /// Links a JESS user: sets `jess_user`, the encrypted secret and `use_jess`.
-    async fn set_jess(&self, id: i64, user: &str, secret: &str, now: i64) -> StoreResult<()>;
+    async fn set_jess(
+        &self,
+        id: i64,
+        user: &str,
+        secret: &str,
+        now: i64,
+        actor: &Actor,
+    ) -> StoreResult<()>;
 
     /// Stores a new session.
     async fn create_session(&self, session: &Session) -> StoreResult<()>;
@@ -110,10 +161,39 @@ pub trait Store: Send + Sync + 'static {
     async fn rotate_session(&self, old: &str, new: &Session) -> StoreResult<()>;
 
     /// Deletes one session (log off); `NotFound` if it was already gone.
-    async fn delete_session(&self, id: &str) -> StoreResult<()>;
+    async fn delete_session(&self, id: &str, now: i64, actor: &Actor) -> StoreResult<()>;
 
     /// Deletes the sessions that ended before `now`.
     async fn purge_sessions(&self, now: i64) -> StoreResult<u64>;
+
+    /// The latest lock end (unix ms) among `keys`; 0 when none is locked.
+    async fn throttle_lock(&self, keys: &[&str]) -> StoreResult<i64>;
+
+    /// Counts a failure for `key`; from `policy.threshold` failures on, locks it with
+    /// exponential back-off. Returns the failure count.
+    async fn throttle_failure(
+        &self,
+        key: &str,
+        policy: &ThrottlePolicy,
+        now_ms: i64,
+    ) -> StoreResult<i64>;
+
+    /// Clears the counter of `key` (a success, or an admin's unlock).
+    async fn throttle_clear(&self, key: &str) -> StoreResult<()>;
+
+    /// Appends a record that goes with no other write (a failed log on, an unlock).
+    async fn record_audit(&self, record: &AuditRecord) -> StoreResult<()>;
+
+    /// Audit records, newest first: of one user name (case-insensitive) and/or since a time.
+    async fn audit_records(
+        &self,
+        username: Option<&str>,
+        since: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditRecord>>;
+
+    /// Deletes audit records older than `before` (unix seconds).
+    async fn purge_audit(&self, before: i64) -> StoreResult<u64>;
 }
 
 /// Opens the store a URL names: `sqlite://…` (created if missing) or `postgres://…`.

@@ -5,10 +5,12 @@ use std::time::Duration;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
-use super::rows::{AccountRow, SessionRow, ACCOUNT_COLUMNS};
+use super::rows::{record, AccountRow, AuditRow, SessionRow, ACCOUNT_COLUMNS};
 use super::sql::sql_store;
-use super::{PasswordChange, Store, StoreError, StoreResult};
-use crate::domain::{Account, AccountPatch, NewAccount, Session, TextField};
+use super::{PasswordChange, Store, StoreError, StoreResult, ThrottlePolicy};
+use crate::domain::{
+    Account, AccountPatch, Actor, AuditRecord, Change, NewAccount, Session, TextField,
+};
 
 /// Connections per instance: enough for the request concurrency of two cores, small
 /// enough that many instances fit in PostgreSQL's default `max_connections` (100).

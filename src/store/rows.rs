@@ -1,7 +1,7 @@
 //! Row types shared by both SQL backends, and their conversion to domain types.
 
 use crate::domain::profile::Profile;
-use crate::domain::{Account, AccountKind, Role, Session};
+use crate::domain::{Account, AccountKind, Actor, AuditRecord, Change, Dialect, Role, Session};
 
 /// The columns every account query selects, in [`AccountRow`] order.
 pub(super) const ACCOUNT_COLUMNS: &str = "id, username, email, password_hash, kind, role, locale, \
@@ -95,5 +95,54 @@ impl From<SessionRow> for Session {
             login_at: r.login_at,
             expires_at: r.expires_at,
         }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct AuditRow {
+    at: i64,
+    actor_id: Option<i64>,
+    actor: Option<String>,
+    dialect: String,
+    address: Option<String>,
+    action: String,
+    account_id: Option<i64>,
+    username: Option<String>,
+    changes: String,
+}
+
+impl From<AuditRow> for AuditRecord {
+    fn from(r: AuditRow) -> AuditRecord {
+        AuditRecord {
+            at: r.at,
+            actor: Actor {
+                id: r.actor_id,
+                name: r.actor,
+                dialect: Dialect::parse(&r.dialect).unwrap_or(Dialect::System),
+                address: r.address,
+            },
+            action: r.action,
+            account_id: r.account_id,
+            username: r.username,
+            changes: serde_json::from_str::<Vec<Change>>(&r.changes).unwrap_or_default(),
+        }
+    }
+}
+
+/// The audit record of `action` on `account` by `actor`.
+pub(super) fn record(
+    now: i64,
+    actor: &Actor,
+    action: &str,
+    account: &Account,
+    changes: Vec<Change>,
+) -> AuditRecord {
+    AuditRecord {
+        at: now,
+        actor: actor.clone(),
+        action: action.to_owned(),
+        account_id: Some(account.id),
+        username: Some(account.username.clone()),
+        changes,
     }
 }

@@ -13,6 +13,29 @@ macro_rules! sql_store {
                 row.map(Account::from).ok_or(StoreError::NotFound)
             }
 
+            async fn insert_audit(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                record: &AuditRecord,
+            ) -> StoreResult<()> {
+                let changes = serde_json::to_string(&record.changes).unwrap_or_else(|_| "[]".into());
+                sqlx::query(
+                    "INSERT INTO audit (at, actor_id, actor, dialect, address, action, account_id, \
+                     username, changes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(record.at)
+                .bind(record.actor.id)
+                .bind(record.actor.name.as_deref())
+                .bind(record.actor.dialect.as_str())
+                .bind(record.actor.address.as_deref())
+                .bind(&record.action)
+                .bind(record.account_id)
+                .bind(record.username.as_deref())
+                .bind(changes)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
             async fn insert_token(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 account_id: i64,
@@ -62,7 +85,7 @@ macro_rules! sql_store {
                 Ok(n)
             }
 
-            async fn create_account(&self, new: &NewAccount, now: i64) -> StoreResult<Account> {
+            async fn create_account(&self, new: &NewAccount, now: i64, actor: &Actor) -> StoreResult<Account> {
                 let mut q = QueryBuilder::<$db>::new(
                     "INSERT INTO accounts (username, username_key, email, email_key, password_hash, \
                      kind, role, locale, use_jess, jess_user, created_at, updated_at",
@@ -100,8 +123,11 @@ macro_rules! sql_store {
                 }
                 let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
                 let row: AccountRow = sqlx::query_as(&sql).bind(id).fetch_one(&mut *tx).await?;
+                let account = Account::from(row);
+                let audit = record(now, actor, "create", &account, new.audit_changes());
+                Self::insert_audit(&mut tx, &audit).await?;
                 tx.commit().await?;
-                Ok(row.into())
+                Ok(account)
             }
 
             async fn account_by_id(&self, id: i64) -> StoreResult<Account> {
@@ -133,10 +159,34 @@ macro_rules! sql_store {
                 Ok((rows.into_iter().map(Account::from).collect(), total))
             }
 
-            async fn update_account(&self, id: i64, patch: &AccountPatch, now: i64) -> StoreResult<()> {
-                let mut q = QueryBuilder::<$db>::new(
-                    "UPDATE accounts SET version = version + 1, updated_at = ",
+            async fn update_account(
+                &self,
+                id: i64,
+                patch: &AccountPatch,
+                expected_version: Option<i64>,
+                now: i64,
+                actor: &Actor,
+            ) -> StoreResult<()> {
+                let mut tx = self.writer.begin().await?;
+                // Bumping the version first locks the row and returns the values before.
+                let sql = format!(
+                    "UPDATE accounts SET version = version + 1, updated_at = $1 \
+                     WHERE id = $2 AND ($3 IS NULL OR version = $3) RETURNING {ACCOUNT_COLUMNS}"
                 );
+                let old: Option<AccountRow> = sqlx::query_as(&sql)
+                    .bind(now)
+                    .bind(id)
+                    .bind(expected_version)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(old) = old.map(Account::from) else {
+                    drop(tx);
+                    return match self.account_by_id(id).await {
+                        Ok(_) => Err(StoreError::Stale),
+                        Err(e) => Err(e),
+                    };
+                };
+                let mut q = QueryBuilder::<$db>::new("UPDATE accounts SET updated_at = ");
                 q.push_bind(now);
                 for (field, value) in &patch.texts {
                     q.push(", ").push(field.name()).push(" = ").push_bind(value.as_deref());
@@ -155,26 +205,37 @@ macro_rules! sql_store {
                     q.push(", role = ").push_bind(role.as_str());
                 }
                 q.push(" WHERE id = ").push_bind(id);
-                let done = q.build().execute(&self.writer).await.map_err(StoreError::from_sqlx)?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound);
+                q.build().execute(&mut *tx).await.map_err(StoreError::from_sqlx)?;
+                let changes = patch.changes(&old);
+                if !changes.is_empty() {
+                    Self::insert_audit(&mut tx, &record(now, actor, "update", &old, changes)).await?;
                 }
+                tx.commit().await?;
                 Ok(())
             }
 
-            async fn set_password(&self, id: i64, change: PasswordChange<'_>, now: i64) -> StoreResult<()> {
+            async fn set_password(
+                &self,
+                id: i64,
+                change: PasswordChange<'_>,
+                now: i64,
+                actor: &Actor,
+            ) -> StoreResult<()> {
                 let mut tx = self.writer.begin().await?;
                 // Locks the row (PostgreSQL) before the history is rewritten.
-                let old: Option<(Option<String>,)> = sqlx::query_as(
+                let sql = format!(
                     "UPDATE accounts SET version = version + 1, updated_at = $1 WHERE id = $2 \
-                     RETURNING password_hash",
-                )
-                .bind(now)
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let (old,) = old.ok_or(StoreError::NotFound)?;
-                if let Some(old) = old {
+                     RETURNING {ACCOUNT_COLUMNS}"
+                );
+                let account: Option<AccountRow> =
+                    sqlx::query_as(&sql).bind(now).bind(id).fetch_optional(&mut *tx).await?;
+                let account = Account::from(account.ok_or(StoreError::NotFound)?);
+                let mut changes = vec![Change::secret("password", account.password_hash.is_some())];
+                if change.api_token_hash.is_some() {
+                    changes.push(Change::secret("token", true));
+                }
+                Self::insert_audit(&mut tx, &record(now, actor, "password", &account, changes)).await?;
+                if let Some(old) = account.password_hash {
                     sqlx::query(
                         "INSERT INTO password_history (account_id, hash, changed_at) VALUES ($1, $2, $3)",
                     )
@@ -245,31 +306,39 @@ macro_rules! sql_store {
                 Ok(n > 0)
             }
 
-            async fn delete_account(&self, id: i64) -> StoreResult<()> {
-                let done = sqlx::query("DELETE FROM accounts WHERE id = $1")
-                    .bind(id)
-                    .execute(&self.writer)
-                    .await?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound);
-                }
+            async fn delete_account(&self, id: i64, now: i64, actor: &Actor) -> StoreResult<()> {
+                let mut tx = self.writer.begin().await?;
+                let sql = format!("DELETE FROM accounts WHERE id = $1 RETURNING {ACCOUNT_COLUMNS}");
+                let gone: Option<AccountRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&mut *tx).await?;
+                let gone = Account::from(gone.ok_or(StoreError::NotFound)?);
+                Self::insert_audit(&mut tx, &record(now, actor, "delete", &gone, Vec::new())).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
-            async fn set_jess(&self, id: i64, user: &str, secret: &str, now: i64) -> StoreResult<()> {
-                let done = sqlx::query(
-                    "UPDATE accounts SET jess_user = $1, jess_secret = $2, use_jess = TRUE, \
-                     version = version + 1, updated_at = $3 WHERE id = $4",
-                )
-                .bind(user)
-                .bind(secret)
-                .bind(now)
-                .bind(id)
-                .execute(&self.writer)
-                .await?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound);
+            async fn set_jess(&self, id: i64, user: &str, secret: &str, now: i64, actor: &Actor) -> StoreResult<()> {
+                let mut tx = self.writer.begin().await?;
+                let sql = format!(
+                    "UPDATE accounts SET version = version + 1, updated_at = $1 WHERE id = $2 \
+                     RETURNING {ACCOUNT_COLUMNS}"
+                );
+                let old: Option<AccountRow> = sqlx::query_as(&sql).bind(now).bind(id).fetch_optional(&mut *tx).await?;
+                let old = Account::from(old.ok_or(StoreError::NotFound)?);
+                sqlx::query("UPDATE accounts SET jess_user = $1, jess_secret = $2, use_jess = TRUE WHERE id = $3")
+                    .bind(user)
+                    .bind(secret)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                let mut changes = vec![
+                    Change::new("jess_user", old.profile.jess_user.as_deref(), Some(user)),
+                    Change::secret("jess_pwd", old.has_jess_secret),
+                ];
+                if !old.profile.use_jess {
+                    changes.push(Change::new("use_jess", Some("false"), Some("true")));
                 }
+                Self::insert_audit(&mut tx, &record(now, actor, "jess_link", &old, changes)).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -320,14 +389,23 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn delete_session(&self, id: &str) -> StoreResult<()> {
-                let done = sqlx::query("DELETE FROM sessions WHERE id = $1")
+            async fn delete_session(&self, id: &str, now: i64, actor: &Actor) -> StoreResult<()> {
+                let mut tx = self.writer.begin().await?;
+                let gone: Option<(i64,)> = sqlx::query_as("DELETE FROM sessions WHERE id = $1 RETURNING account_id")
                     .bind(id)
-                    .execute(&self.writer)
+                    .fetch_optional(&mut *tx)
                     .await?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound);
-                }
+                let (account_id,) = gone.ok_or(StoreError::NotFound)?;
+                let audit = AuditRecord {
+                    at: now,
+                    actor: actor.clone(),
+                    action: "logout".into(),
+                    account_id: Some(account_id),
+                    username: actor.name.clone(),
+                    changes: Vec::new(),
+                };
+                Self::insert_audit(&mut tx, &audit).await?;
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -336,6 +414,78 @@ macro_rules! sql_store {
                     .bind(now)
                     .execute(&self.writer)
                     .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn throttle_lock(&self, keys: &[&str]) -> StoreResult<i64> {
+                let mut q = QueryBuilder::<$db>::new("SELECT COALESCE(MAX(locked_until), 0) FROM throttle WHERE key IN (");
+                let mut list = q.separated(", ");
+                for key in keys {
+                    list.push_bind(*key);
+                }
+                q.push(")");
+                let (until,): (i64,) = q.build_query_as().fetch_one(&self.writer).await?;
+                Ok(until)
+            }
+
+            async fn throttle_failure(&self, key: &str, policy: &ThrottlePolicy, now_ms: i64) -> StoreResult<i64> {
+                let mut tx = self.writer.begin().await?;
+                let (failures,): (i64,) = sqlx::query_as(
+                    "INSERT INTO throttle (key, failures, locked_until, updated_at) VALUES ($1, 1, 0, $2) \
+                     ON CONFLICT (key) DO UPDATE SET updated_at = $2, failures = CASE \
+                     WHEN throttle.updated_at < $3 THEN 1 ELSE throttle.failures + 1 END \
+                     RETURNING failures",
+                )
+                .bind(key)
+                .bind(now_ms)
+                .bind(now_ms - policy.window_ms)
+                .fetch_one(&mut *tx)
+                .await?;
+                let lock = policy.lock_ms(failures);
+                if lock > 0 {
+                    sqlx::query("UPDATE throttle SET locked_until = $1 WHERE key = $2")
+                        .bind(now_ms + lock)
+                        .bind(key)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(failures)
+            }
+
+            async fn throttle_clear(&self, key: &str) -> StoreResult<()> {
+                sqlx::query("DELETE FROM throttle WHERE key = $1").bind(key).execute(&self.writer).await?;
+                Ok(())
+            }
+
+            async fn record_audit(&self, record: &AuditRecord) -> StoreResult<()> {
+                let mut tx = self.writer.begin().await?;
+                Self::insert_audit(&mut tx, record).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn audit_records(
+                &self,
+                username: Option<&str>,
+                since: Option<i64>,
+                limit: i64,
+            ) -> StoreResult<Vec<AuditRecord>> {
+                let rows: Vec<AuditRow> = sqlx::query_as(
+                    "SELECT at, actor_id, actor, dialect, address, action, account_id, username, changes \
+                     FROM audit WHERE ($1 IS NULL OR username = $1) AND ($2 IS NULL OR at >= $2) \
+                     ORDER BY at DESC, id DESC LIMIT $3",
+                )
+                .bind(username)
+                .bind(since)
+                .bind(limit)
+                .fetch_all(&self.reader)
+                .await?;
+                Ok(rows.into_iter().map(AuditRecord::from).collect())
+            }
+
+            async fn purge_audit(&self, before: i64) -> StoreResult<u64> {
+                let done = sqlx::query("DELETE FROM audit WHERE at < $1").bind(before).execute(&self.writer).await?;
                 Ok(done.rows_affected())
             }
         }

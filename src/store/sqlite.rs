@@ -6,10 +6,12 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
-use super::rows::{AccountRow, SessionRow, ACCOUNT_COLUMNS};
+use super::rows::{record, AccountRow, AuditRow, SessionRow, ACCOUNT_COLUMNS};
 use super::sql::sql_store;
-use super::{PasswordChange, Store, StoreError, StoreResult};
-use crate::domain::{Account, AccountPatch, NewAccount, Session, TextField};
+use super::{PasswordChange, Store, StoreError, StoreResult, ThrottlePolicy};
+use crate::domain::{
+    Account, AccountPatch, Actor, AuditRecord, Change, NewAccount, Session, TextField,
+};
 
 /// A SQLite database file with a single-connection write pool and a read pool.
 pub struct SqliteStore {

@@ -124,7 +124,10 @@ impl TestApp {
     /// Creates a normal local account directly through the account service.
     pub async fn add_user(&self, username: &str, email: &str) {
         self.accounts
-            .create_user(NewUser::local(username, email, PASSWORD, Role::Normal))
+            .create_user(
+                NewUser::local(username, email, PASSWORD, Role::Normal),
+                &roster::domain::Actor::anonymous(roster::domain::Dialect::Cli, None),
+            )
             .await
             .expect("user created");
     }

@@ -6,6 +6,7 @@ use roster::domain::profile::Profile;
 use roster::domain::{
     AccountKind, AccountPatch, Email, NewAccount, Role, Session, TextField, Username,
 };
+use roster::domain::{Actor, Dialect};
 use roster::store::{self, PasswordChange, Store, StoreError, UniqueField};
 
 use crate::helpers::{fresh_store, Backend};
@@ -16,6 +17,10 @@ async fn open(backend: Backend) -> (Arc<dyn Store>, tempfile::TempDir) {
     store.migrate().await.unwrap();
     store.migrate().await.unwrap();
     (store, dir)
+}
+
+fn actor() -> Actor {
+    Actor::anonymous(Dialect::Cli, Some("127.0.0.1".into()))
 }
 
 fn new_account(name: &str, email: &str) -> NewAccount {
@@ -36,7 +41,7 @@ fn new_account(name: &str, email: &str) -> NewAccount {
 async fn accounts_and_uniqueness(backend: Backend) {
     let (s, _dir) = open(backend).await;
     let a = s
-        .create_account(&new_account("Alice", "Alice@Example.com"), 100)
+        .create_account(&new_account("Alice", "Alice@Example.com"), 100, &actor())
         .await
         .unwrap();
     assert_eq!(
@@ -55,20 +60,20 @@ async fn accounts_and_uniqueness(backend: Backend) {
         Err(StoreError::NotFound)
     ));
     let dup_name = s
-        .create_account(&new_account("ALICE", "other@example.com"), 100)
+        .create_account(&new_account("ALICE", "other@example.com"), 100, &actor())
         .await;
     assert!(matches!(
         dup_name,
         Err(StoreError::Conflict(UniqueField::Username))
     ));
     let dup_mail = s
-        .create_account(&new_account("bob", "ALICE@example.com"), 100)
+        .create_account(&new_account("bob", "ALICE@example.com"), 100, &actor())
         .await;
     assert!(matches!(
         dup_mail,
         Err(StoreError::Conflict(UniqueField::Email))
     ));
-    s.create_account(&new_account("bob", "bob@example.com"), 100)
+    s.create_account(&new_account("bob", "bob@example.com"), 100, &actor())
         .await
         .unwrap();
     assert_eq!(s.count_accounts().await.unwrap(), 2);
@@ -84,10 +89,10 @@ async fn accounts_and_uniqueness(backend: Backend) {
 async fn updates_and_passwords(backend: Backend) {
     let (s, _dir) = open(backend).await;
     let a = s
-        .create_account(&new_account("alice", "alice@example.com"), 100)
+        .create_account(&new_account("alice", "alice@example.com"), 100, &actor())
         .await
         .unwrap();
-    s.create_account(&new_account("bob", "bob@example.com"), 100)
+    s.create_account(&new_account("bob", "bob@example.com"), 100, &actor())
         .await
         .unwrap();
     let patch = AccountPatch {
@@ -100,7 +105,9 @@ async fn updates_and_passwords(backend: Backend) {
         role: Some(Role::Admin),
         ..AccountPatch::default()
     };
-    s.update_account(a.id, &patch, 200).await.unwrap();
+    s.update_account(a.id, &patch, None, 200, &actor())
+        .await
+        .unwrap();
     let after = s.account_by_id(a.id).await.unwrap();
     assert_eq!(
         (
@@ -124,11 +131,11 @@ async fn updates_and_passwords(backend: Backend) {
         ..AccountPatch::default()
     };
     assert!(matches!(
-        s.update_account(a.id, &taken, 300).await,
+        s.update_account(a.id, &taken, None, 300, &actor()).await,
         Err(StoreError::Conflict(UniqueField::Email))
     ));
     assert!(matches!(
-        s.update_account(9999, &patch, 300).await,
+        s.update_account(9999, &patch, None, 300, &actor()).await,
         Err(StoreError::NotFound)
     ));
 
@@ -139,7 +146,9 @@ async fn updates_and_passwords(backend: Backend) {
             history_depth: 5,
             api_token_hash: Some("new-token"),
         };
-        s.set_password(a.id, change, 300 + i).await.unwrap();
+        s.set_password(a.id, change, 300 + i, &actor())
+            .await
+            .unwrap();
     }
     assert_eq!(
         s.password_history(a.id, 10).await.unwrap(),
@@ -166,7 +175,9 @@ async fn updates_and_passwords(backend: Backend) {
         Some("hash-8b")
     );
 
-    s.set_jess(a.id, "jess-user", "sealed", 400).await.unwrap();
+    s.set_jess(a.id, "jess-user", "sealed", 400, &actor())
+        .await
+        .unwrap();
     let linked = s.account_by_id(a.id).await.unwrap();
     assert_eq!(
         (linked.profile.jess_user.as_deref(), linked.has_jess_secret),
@@ -183,7 +194,7 @@ async fn sessions_and_secrets(backend: Backend) {
         "the first value stays"
     );
     let a = s
-        .create_account(&new_account("alice", "alice@example.com"), 100)
+        .create_account(&new_account("alice", "alice@example.com"), 100, &actor())
         .await
         .unwrap();
     let session = |id: &str, expires_at| Session {
@@ -203,9 +214,9 @@ async fn sessions_and_secrets(backend: Backend) {
         Err(StoreError::NotFound)
     ));
     assert_eq!(s.purge_sessions(200).await.unwrap(), 1);
-    s.delete_session("s2").await.unwrap();
+    s.delete_session("s2", 500, &actor()).await.unwrap();
     assert!(matches!(
-        s.delete_session("s2").await,
+        s.delete_session("s2", 500, &actor()).await,
         Err(StoreError::NotFound)
     ));
     // A password change keeps only the named session.
@@ -216,14 +227,14 @@ async fn sessions_and_secrets(backend: Backend) {
         history_depth: 5,
         api_token_hash: None,
     };
-    s.set_password(a.id, change, 500).await.unwrap();
+    s.set_password(a.id, change, 500, &actor()).await.unwrap();
     assert!(s.session("s1b").await.is_ok());
     assert!(matches!(s.session("s3").await, Err(StoreError::NotFound)));
     // Deleting the account deletes its sessions.
-    s.delete_account(a.id).await.unwrap();
+    s.delete_account(a.id, 600, &actor()).await.unwrap();
     assert!(matches!(s.session("s1b").await, Err(StoreError::NotFound)));
     assert!(matches!(
-        s.delete_account(a.id).await,
+        s.delete_account(a.id, 600, &actor()).await,
         Err(StoreError::NotFound)
     ));
 }

@@ -1,0 +1,121 @@
+//! Audit records: who changed which account, how, from where, and each field's old and new
+//! value (secrets as `***`).
+
+/// The channel a change came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// The ENSIMS Users API.
+    Ensims,
+    /// The `userapi.do` admin API.
+    UserApi,
+    /// The `roster` command line.
+    Cli,
+    /// Roster itself (first start, maintenance).
+    System,
+}
+
+impl Dialect {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Ensims => "ensims",
+            Dialect::UserApi => "userapi",
+            Dialect::Cli => "cli",
+            Dialect::System => "system",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(s: &str) -> Option<Dialect> {
+        [
+            Dialect::Ensims,
+            Dialect::UserApi,
+            Dialect::Cli,
+            Dialect::System,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == s)
+    }
+}
+
+/// Who acts, through what, from where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// The acting account, when known.
+    pub id: Option<i64>,
+    /// Its user name, when known.
+    pub name: Option<String>,
+    /// The channel.
+    pub dialect: Dialect,
+    /// The client address (socket, or `X-Forwarded-For` behind a trusted proxy).
+    pub address: Option<String>,
+}
+
+impl Actor {
+    /// An actor not (yet) identified: a log-on attempt, the CLI, the system.
+    pub fn anonymous(dialect: Dialect, address: Option<String>) -> Actor {
+        Actor {
+            id: None,
+            name: None,
+            dialect,
+            address,
+        }
+    }
+
+    /// The same channel and address, acting as `account`.
+    pub fn as_account(&self, id: i64, name: &str) -> Actor {
+        Actor {
+            id: Some(id),
+            name: Some(name.to_owned()),
+            ..self.clone()
+        }
+    }
+}
+
+/// The placeholder that stands for a secret value.
+pub const SECRET: &str = "***";
+
+/// One field's change.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Change {
+    /// The field's wire name.
+    pub field: String,
+    /// The value before (`None`: null).
+    pub old: Option<String>,
+    /// The value after (`None`: null).
+    pub new: Option<String>,
+}
+
+impl Change {
+    /// A change of `field` from `old` to `new`.
+    pub fn new(field: &str, old: Option<&str>, new: Option<&str>) -> Change {
+        Change {
+            field: field.to_owned(),
+            old: old.map(str::to_owned),
+            new: new.map(str::to_owned),
+        }
+    }
+
+    /// A change of a secret: both values shown as `***`.
+    pub fn secret(field: &str, had_old: bool) -> Change {
+        Change::new(field, had_old.then_some(SECRET), Some(SECRET))
+    }
+}
+
+/// One audit record as stored and read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Unix seconds.
+    pub at: i64,
+    /// Who acted.
+    pub actor: Actor,
+    /// What was done: `create`, `update`, `password`, `delete`, `jess_link`, `logout`,
+    /// `revoke_sessions`, `logon_failed`, `unlock`.
+    pub action: String,
+    /// The account concerned, when it exists.
+    pub account_id: Option<i64>,
+    /// Its user name (or the identifier tried, for a failed log on).
+    pub username: Option<String>,
+    /// Field-level changes.
+    pub changes: Vec<Change>,
+}

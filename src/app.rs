@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
@@ -16,6 +17,8 @@ pub struct App {
     router: axum::Router,
     accounts: Accounts,
     generated_admin_password: Option<String>,
+    audit_retention_days: u32,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 /// Token lifetimes for [`open_accounts`]; the CLI uses the defaults.
@@ -95,10 +98,13 @@ impl App {
             .ensure_default_admin(&config.admin_email, config.admin_password.clone())
             .await
             .map_err(|e| format!("cannot create the default administrator: {e}"))?;
-        let tls = config.tls_cert.is_some();
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::server::tls_config(cert, key)?),
+            _ => None,
+        };
         let state = AppState {
             accounts: accounts.clone(),
-            secure_cookie: tls || config.secure_cookie,
+            secure_cookie: tls.is_some() || config.secure_cookie,
             allow_registration: config.allow_registration,
             trust_proxy: config.trust_proxy,
         };
@@ -106,7 +112,7 @@ impl App {
             state,
             Limits {
                 body_limit: config.body_limit,
-                hsts: tls,
+                hsts: tls.is_some(),
             },
         );
         let listener = TcpListener::bind(config.listen)
@@ -117,6 +123,8 @@ impl App {
             router,
             accounts,
             generated_admin_password,
+            audit_retention_days: config.audit_retention_days,
+            tls,
         })
     }
 
@@ -142,11 +150,21 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await
+        let maintenance = tokio::spawn(maintain(self.accounts.clone(), self.audit_retention_days));
+        let served = crate::server::serve(self.listener, self.router, self.tls, shutdown).await;
+        maintenance.abort();
+        served
+    }
+}
+
+/// Hourly: delete expired sessions and audit records past their retention.
+async fn maintain(accounts: Accounts, retention_days: u32) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match accounts.purge_expired(retention_days).await {
+            Ok((sessions, records)) => tracing::info!(sessions, records, "purged expired rows"),
+            Err(e) => tracing::error!(cause = %e, "purge failed"),
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! management, password changes. Every business rule lives here or in `domain`, once.
 
 mod api;
+mod audit;
 mod cache;
 mod manage;
 mod passwords;
@@ -17,6 +18,7 @@ use crate::domain::{FieldError, PasswordPolicy, PolicyViolation};
 use crate::store::{Store, StoreError, UniqueField};
 
 pub use api::{AdminUserInput, Caller, Via};
+pub use audit::{parse_rfc3339, rfc3339, AUDIT_PAGE_MAX};
 pub use cache::SESSION_CACHE_TTL;
 pub use manage::{NewUser, DEFAULT_ADMIN};
 pub use sessions::{IssuedSession, SessionCtx};

@@ -1,5 +1,6 @@
 //! The `roster` command line: the server and the admin commands, one file per group.
 
+mod audit;
 mod migrate;
 mod serve;
 mod user;
@@ -24,6 +25,8 @@ enum Command {
     Serve(Config),
     /// Apply pending database migrations.
     Migrate(migrate::MigrateOpts),
+    /// Print the audit trail (newest first).
+    Audit(audit::AuditOpts),
     /// Manage user accounts.
     #[command(subcommand)]
     User(user::UserCommand),
@@ -36,6 +39,7 @@ impl Cli {
             Command::Serve(config) => serve::run(config).await,
             Command::Migrate(opts) => migrate::run(opts).await,
             Command::User(cmd) => user::run(cmd).await,
+            Command::Audit(opts) => audit::run(opts).await,
         }
     }
 }

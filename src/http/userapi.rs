@@ -17,8 +17,8 @@ use serde_json::{Map, Value};
 
 use super::extract::ClientAddr;
 use super::AppState;
-use crate::accounts::{self, AdminUserInput, Caller, Via};
-use crate::domain::{Account, Actor, Dialect, TextField, Username};
+use crate::accounts::{self, parse_rfc3339, rfc3339, AdminUserInput, Caller, Via, AUDIT_PAGE_MAX};
+use crate::domain::{Account, Actor, Change, Dialect, TextField, Username};
 use crate::store::UniqueField;
 
 /// The actions served, with their code digit.
@@ -29,6 +29,7 @@ enum Action {
     ChangePassword,
     DeleteUser,
     GetUsers,
+    GetAudit,
 }
 
 impl Action {
@@ -39,6 +40,7 @@ impl Action {
             "changePassword" => Action::ChangePassword,
             "deleteUser" => Action::DeleteUser,
             "getUsers" => Action::GetUsers,
+            "getAudit" => Action::GetAudit,
             _ => return None,
         })
     }
@@ -50,6 +52,7 @@ impl Action {
             Action::ChangePassword => "changePassword",
             Action::DeleteUser => "deleteUser",
             Action::GetUsers => "getUsers",
+            Action::GetAudit => "getAudit",
         }
     }
 
@@ -60,11 +63,12 @@ impl Action {
             Action::ChangePassword => 3,
             Action::DeleteUser => 4,
             Action::GetUsers => 5,
+            Action::GetAudit => 7,
         }
     }
 
     fn read_only(self) -> bool {
-        self == Action::GetUsers
+        matches!(self, Action::GetUsers | Action::GetAudit)
     }
 }
 
@@ -307,6 +311,7 @@ async fn run(
         Action::ChangePassword => change_password(call, body).await,
         Action::DeleteUser => delete_user(call, body).await,
         Action::GetUsers => get_users(call, params).await,
+        Action::GetAudit => get_audit(call, params).await,
     }
 }
 
@@ -607,6 +612,54 @@ async fn get_users(call: &Call<'_>, params: &BTreeMap<String, String>) -> Reply 
     Ok(Json(UsersReply {
         users: page,
         count: 1,
+    })
+    .into_response())
+}
+
+#[derive(Serialize)]
+struct AuditItem<'a> {
+    time: String,
+    actor: Option<&'a str>,
+    dialect: &'a str,
+    address: Option<&'a str>,
+    action: &'a str,
+    username: Option<&'a str>,
+    changes: &'a [Change],
+}
+
+#[derive(Serialize)]
+struct AuditReply<'a> {
+    records: Vec<AuditItem<'a>>,
+    count: usize,
+}
+
+async fn get_audit(call: &Call<'_>, params: &BTreeMap<String, String>) -> Reply {
+    require_admin(&call.caller)?;
+    let limit = number(params, "limit", 100, 1..=AUDIT_PAGE_MAX)?;
+    let since = match params.get("since") {
+        None => None,
+        Some(raw) => Some(parse_rfc3339(raw).ok_or(Fault::Invalid("since"))?),
+    };
+    let username = params.get("username").map(String::as_str);
+    if let Some(name) = username {
+        valid_username(name)?;
+    }
+    let records = call.state.accounts.audit(username, since, limit).await?;
+    let items: Vec<AuditItem> = records
+        .iter()
+        .map(|r| AuditItem {
+            time: rfc3339(r.at),
+            actor: r.actor.name.as_deref(),
+            dialect: r.actor.dialect.as_str(),
+            address: r.actor.address.as_deref(),
+            action: &r.action,
+            username: r.username.as_deref(),
+            changes: &r.changes,
+        })
+        .collect();
+    Ok(Json(AuditReply {
+        count: items.len(),
+        records: items,
     })
     .into_response())
 }

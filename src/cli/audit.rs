@@ -1,0 +1,74 @@
+//! `roster audit`: print the audit trail.
+
+use clap::Args;
+
+use crate::accounts::{parse_rfc3339, rfc3339, AUDIT_PAGE_MAX};
+use crate::app::{open_accounts, Lifetimes};
+use crate::config::{RulesArgs, StoreArgs};
+
+/// Options of `roster audit`.
+#[derive(Args, Debug)]
+pub struct AuditOpts {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    rules: RulesArgs,
+    /// Only records about this user.
+    #[arg(long)]
+    user: Option<String>,
+    /// Only records at or after this time (RFC 3339, e.g. 2026-11-26T00:00:00Z).
+    #[arg(long)]
+    since: Option<String>,
+    /// At most this many records (newest first).
+    #[arg(long, default_value_t = 100)]
+    limit: i64,
+}
+
+/// Prints one line per record: time, actor, dialect, address, action, user, changes.
+pub async fn run(opts: AuditOpts) -> Result<(), String> {
+    let since = match &opts.since {
+        Some(raw) => Some(
+            parse_rfc3339(raw).ok_or_else(|| format!("--since {raw:?} is not an RFC 3339 time"))?,
+        ),
+        None => None,
+    };
+    if !(1..=AUDIT_PAGE_MAX).contains(&opts.limit) {
+        return Err(format!("--limit must be between 1 and {AUDIT_PAGE_MAX}"));
+    }
+    let accounts = open_accounts(&opts.store, &opts.rules, Lifetimes::default(), None).await?;
+    let records = accounts
+        .audit(opts.user.as_deref(), since, opts.limit)
+        .await
+        .map_err(|e| match e {
+            crate::accounts::Error::NotFound => format!(
+                "no user named '{}'",
+                opts.user.as_deref().unwrap_or_default()
+            ),
+            other => other.to_string(),
+        })?;
+    for r in records {
+        let changes: Vec<String> = r
+            .changes
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}: {} -> {}",
+                    c.field,
+                    c.old.as_deref().unwrap_or("null"),
+                    c.new.as_deref().unwrap_or("null")
+                )
+            })
+            .collect();
+        println!(
+            "{}  {}  {}  {}  {}  {}  {}",
+            rfc3339(r.at),
+            r.actor.name.as_deref().unwrap_or("-"),
+            r.actor.dialect.as_str(),
+            r.actor.address.as_deref().unwrap_or("-"),
+            r.action,
+            r.username.as_deref().unwrap_or("-"),
+            changes.join(", ")
+        );
+    }
+    Ok(())
+}

@@ -25,6 +25,9 @@ macro_rules! suite {
             mod ensims_sessions {
                 include!("ensims_sessions.rs");
             }
+            mod hardening {
+                include!("hardening.rs");
+            }
             mod ensims_user {
                 include!("ensims_user.rs");
             }

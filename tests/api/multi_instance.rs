@@ -195,3 +195,37 @@ async fn a_restarted_instance_keeps_every_session_valid() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn the_sixth_failure_through_b_after_five_through_a_is_throttled() {
+    let (a, b, _dir) = pair().await;
+    let wrong = r#"{"email":"admin@localhost","password":"wrong"}"#;
+    for _ in 0..5 {
+        assert_eq!(
+            a.post("/users/api/auth", wrong, None).await.json()["ok"],
+            false
+        );
+    }
+    let right =
+        serde_json::json!({"email": "admin@localhost", "password": ADMIN_PASSWORD}).to_string();
+    let reply = b.post("/users/api/auth", &right, None).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        reply.text
+    );
+    let basic_reply = b
+        .userapi(
+            Method::GET,
+            "action=getUsers",
+            None,
+            Some(&basic("admin", ADMIN_PASSWORD)),
+        )
+        .await;
+    basic_reply.assert_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "C5010006",
+        "Too many failed attempts, try again later.",
+    );
+}

@@ -5,6 +5,7 @@ mod helpers;
 mod multi_instance;
 mod pg;
 mod store_conformance;
+mod tls;
 
 /// Includes the suite's files inside a module that fixes the backend (`super::BACKEND`).
 macro_rules! suite {

@@ -17,6 +17,9 @@ macro_rules! suite {
             mod cli {
                 include!("cli.rs");
             }
+            mod crash {
+                include!("crash.rs");
+            }
             mod concurrency {
                 include!("concurrency.rs");
             }

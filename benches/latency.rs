@@ -65,7 +65,9 @@ async fn main() {
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let mut config = Config::for_tests("127.0.0.1:0".parse().unwrap(), &url);
     config.admin_password = Some(ADMIN_PASSWORD.into());
+    config.trust_proxy = true;
     let app = App::build(config).await.unwrap();
+    let accounts = app.accounts().clone();
     let base = format!("http://{}", app.local_addr());
     tokio::spawn(app.serve(std::future::pending()));
 
@@ -133,4 +135,58 @@ async fn main() {
         summary(during)
     );
     println!("log-ons completed meanwhile: {logons} in {elapsed:.2?}");
+
+    enumeration(&client, &base, &accounts).await;
+}
+
+/// Unknown email vs wrong password: each attempt on its own account and its own forwarded
+/// address, so that throttling never answers in place of the password check.
+async fn enumeration(client: &reqwest::Client, base: &str, accounts: &roster::accounts::Accounts) {
+    const N: usize = 150;
+    let actor = roster::domain::Actor::anonymous(roster::domain::Dialect::Cli, None);
+    for i in 0..N {
+        let user = roster::accounts::NewUser::local(
+            &format!("enum{i}"),
+            &format!("enum{i}@example.com"),
+            "S3cure!pass",
+            roster::domain::Role::Normal,
+        );
+        accounts.create_user(user, &actor).await.unwrap();
+    }
+    let (mut unknown, mut wrong) = (Vec::new(), Vec::new());
+    for i in 0..N {
+        for (kind, email) in [
+            (0, format!("nobody{i}@example.com")),
+            (1, format!("enum{i}@example.com")),
+        ] {
+            let body = format!(r#"{{"email":"{email}","password":"Wr0ng!guess"}}"#);
+            let forwarded = format!("10.{kind}.{}.{}", i / 250, i % 250);
+            let start = Instant::now();
+            let reply = client
+                .post(format!("{base}/users/api/auth"))
+                .header("x-forwarded-for", forwarded)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let text = reply.text().await.unwrap();
+            let took = start.elapsed();
+            assert!(
+                text.contains("No matching username and password pair was found!"),
+                "{text}"
+            );
+            if kind == 0 {
+                unknown.push(took)
+            } else {
+                wrong.push(took)
+            }
+        }
+    }
+    unknown.sort();
+    wrong.sort();
+    let (u, w) = (percentile(&unknown, 0.5), percentile(&wrong, 0.5));
+    let diff = (u.as_secs_f64() - w.as_secs_f64()).abs() / w.as_secs_f64() * 100.0;
+    println!("log on, unknown email:  median {u:.2?} (n={N})");
+    println!("log on, wrong password: median {w:.2?} (n={N})");
+    println!("difference of the medians: {diff:.1}%");
 }

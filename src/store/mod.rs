@@ -42,6 +42,16 @@ pub enum StoreError {
 /// Shorthand for store results.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A partial update on its way to the database (owned: it may wait in a commit queue).
+#[derive(Debug, Clone)]
+pub(crate) struct Update {
+    pub id: i64,
+    pub patch: AccountPatch,
+    pub expected_version: Option<i64>,
+    pub now: i64,
+    pub actor: Actor,
+}
+
 /// A password change as the store records it.
 #[derive(Debug, Clone)]
 pub struct PasswordChange<'a> {

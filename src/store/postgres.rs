@@ -7,7 +7,7 @@ use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use super::rows::{record, AccountRow, AuditRow, SessionRow, ACCOUNT_COLUMNS};
 use super::sql::sql_store;
-use super::{PasswordChange, Store, StoreError, StoreResult, ThrottlePolicy};
+use super::{PasswordChange, Store, StoreError, StoreResult, ThrottlePolicy, Update};
 use crate::domain::{
     Account, AccountPatch, Actor, AuditRecord, Change, NewAccount, Session, TextField,
 };
@@ -35,6 +35,14 @@ impl PostgresStore {
             writer: pool.clone(),
             reader: pool,
         })
+    }
+
+    /// One transaction per update: PostgreSQL groups concurrent commits in its WAL flushes.
+    async fn apply_update(&self, update: Update) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        Self::update_in(&mut tx, &update).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }
 

@@ -36,6 +36,54 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            /// One partial update inside `tx`, with its audit record.
+            async fn update_in(tx: &mut sqlx::Transaction<'_, $db>, u: &Update) -> StoreResult<()> {
+                // Bumping the version first locks the row and returns the values before.
+                let sql = format!(
+                    "UPDATE accounts SET version = version + 1, updated_at = $1 \
+                     WHERE id = $2 AND ($3 IS NULL OR version = $3) RETURNING {ACCOUNT_COLUMNS}"
+                );
+                let old: Option<AccountRow> = sqlx::query_as(&sql)
+                    .bind(u.now)
+                    .bind(u.id)
+                    .bind(u.expected_version)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                let Some(old) = old.map(Account::from) else {
+                    let (exists,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM accounts WHERE id = $1")
+                        .bind(u.id)
+                        .fetch_one(&mut **tx)
+                        .await?;
+                    return Err(if exists > 0 { StoreError::Stale } else { StoreError::NotFound });
+                };
+                let patch = &u.patch;
+                let mut q = QueryBuilder::<$db>::new("UPDATE accounts SET updated_at = ");
+                q.push_bind(u.now);
+                for (field, value) in &patch.texts {
+                    q.push(", ").push(field.name()).push(" = ").push_bind(value.as_deref());
+                }
+                if let Some(email) = &patch.email {
+                    q.push(", email = ").push_bind(email.as_str());
+                    q.push(", email_key = ").push_bind(email.key());
+                }
+                if let Some(use_jess) = patch.use_jess {
+                    q.push(", use_jess = ").push_bind(use_jess);
+                }
+                if let Some(locale) = &patch.locale {
+                    q.push(", locale = ").push_bind(locale.as_str());
+                }
+                if let Some(role) = patch.role {
+                    q.push(", role = ").push_bind(role.as_str());
+                }
+                q.push(" WHERE id = ").push_bind(u.id);
+                q.build().execute(&mut **tx).await.map_err(StoreError::from_sqlx)?;
+                let changes = patch.changes(&old);
+                if !changes.is_empty() {
+                    Self::insert_audit(tx, &record(u.now, &u.actor, "update", &old, changes)).await?;
+                }
+                Ok(())
+            }
+
             async fn insert_token(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 account_id: i64,
@@ -167,51 +215,8 @@ macro_rules! sql_store {
                 now: i64,
                 actor: &Actor,
             ) -> StoreResult<()> {
-                let mut tx = self.writer.begin().await?;
-                // Bumping the version first locks the row and returns the values before.
-                let sql = format!(
-                    "UPDATE accounts SET version = version + 1, updated_at = $1 \
-                     WHERE id = $2 AND ($3 IS NULL OR version = $3) RETURNING {ACCOUNT_COLUMNS}"
-                );
-                let old: Option<AccountRow> = sqlx::query_as(&sql)
-                    .bind(now)
-                    .bind(id)
-                    .bind(expected_version)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let Some(old) = old.map(Account::from) else {
-                    drop(tx);
-                    return match self.account_by_id(id).await {
-                        Ok(_) => Err(StoreError::Stale),
-                        Err(e) => Err(e),
-                    };
-                };
-                let mut q = QueryBuilder::<$db>::new("UPDATE accounts SET updated_at = ");
-                q.push_bind(now);
-                for (field, value) in &patch.texts {
-                    q.push(", ").push(field.name()).push(" = ").push_bind(value.as_deref());
-                }
-                if let Some(email) = &patch.email {
-                    q.push(", email = ").push_bind(email.as_str());
-                    q.push(", email_key = ").push_bind(email.key());
-                }
-                if let Some(use_jess) = patch.use_jess {
-                    q.push(", use_jess = ").push_bind(use_jess);
-                }
-                if let Some(locale) = &patch.locale {
-                    q.push(", locale = ").push_bind(locale.as_str());
-                }
-                if let Some(role) = patch.role {
-                    q.push(", role = ").push_bind(role.as_str());
-                }
-                q.push(" WHERE id = ").push_bind(id);
-                q.build().execute(&mut *tx).await.map_err(StoreError::from_sqlx)?;
-                let changes = patch.changes(&old);
-                if !changes.is_empty() {
-                    Self::insert_audit(&mut tx, &record(now, actor, "update", &old, changes)).await?;
-                }
-                tx.commit().await?;
-                Ok(())
+                let update = Update { id, patch: patch.clone(), expected_version, now, actor: actor.clone() };
+                self.apply_update(update).await
             }
 
             async fn set_password(

@@ -1,22 +1,30 @@
-//! The embedded SQLite backend: WAL, `synchronous=FULL`, one writer, several readers.
+//! The embedded SQLite backend: WAL, `synchronous=FULL`, one writer, several readers, and
+//! group commit for partial updates.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+use tokio::sync::{mpsc, oneshot};
 
 use super::rows::{record, AccountRow, AuditRow, SessionRow, ACCOUNT_COLUMNS};
 use super::sql::sql_store;
-use super::{PasswordChange, Store, StoreError, StoreResult, ThrottlePolicy};
+use super::{PasswordChange, Store, StoreError, StoreResult, ThrottlePolicy, Update};
 use crate::domain::{
     Account, AccountPatch, Actor, AuditRecord, Change, NewAccount, Session, TextField,
 };
+
+/// The most updates one commit carries.
+const GROUP_MAX: usize = 128;
+
+type Job = (Update, oneshot::Sender<StoreResult<()>>);
 
 /// A SQLite database file with a single-connection write pool and a read pool.
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    updates: mpsc::Sender<Job>,
 }
 
 impl SqliteStore {
@@ -40,7 +48,68 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(SqliteStore { writer, reader })
+        let (updates, queue) = mpsc::channel(4 * GROUP_MAX);
+        tokio::spawn(group_commit(writer.clone(), queue));
+        Ok(SqliteStore {
+            writer,
+            reader,
+            updates,
+        })
+    }
+
+    /// Queues the update for the next group commit and waits until that commit is on disk.
+    async fn apply_update(&self, update: Update) -> StoreResult<()> {
+        let (done, result) = oneshot::channel();
+        let closed = || StoreError::Other(sqlx::Error::PoolClosed);
+        self.updates
+            .send((update, done))
+            .await
+            .map_err(|_| closed())?;
+        result.await.map_err(|_| closed())?
+    }
+}
+
+/// Commits queued updates together: each in its own savepoint (a failing one is rolled back
+/// alone), one `COMMIT` (one fsync) for the batch, and only then the replies. Concurrent
+/// updates thus share the cost of durability without weakening it.
+async fn group_commit(writer: SqlitePool, mut queue: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(GROUP_MAX);
+    while queue.recv_many(&mut batch, GROUP_MAX).await > 0 {
+        let results = commit_batch(&writer, &batch).await;
+        for ((_, done), result) in batch.drain(..).zip(results) {
+            let _ = done.send(result);
+        }
+    }
+}
+
+async fn commit_batch(writer: &SqlitePool, batch: &[Job]) -> Vec<StoreResult<()>> {
+    let failed = |e: &sqlx::Error| {
+        batch
+            .iter()
+            .map(|_| Err(StoreError::Other(sqlx::Error::Protocol(e.to_string()))))
+            .collect()
+    };
+    let mut tx = match writer.begin().await {
+        Ok(tx) => tx,
+        Err(e) => return failed(&e),
+    };
+    let mut results = Vec::with_capacity(batch.len());
+    for (update, _) in batch {
+        let outcome = match sqlx::Acquire::begin(&mut *tx).await {
+            Err(e) => Err(e.into()),
+            Ok(mut savepoint) => match SqliteStore::update_in(&mut savepoint, update).await {
+                Ok(()) => savepoint.commit().await.map_err(StoreError::from),
+                Err(e) => {
+                    let _ = savepoint.rollback().await;
+                    Err(e)
+                }
+            },
+        };
+        results.push(outcome);
+    }
+    match tx.commit().await {
+        Ok(()) => results,
+        Err(e) => failed(&e),
     }
 }
 

@@ -3,6 +3,7 @@
 use super::{now, Accounts, Error, Result, SessionCtx};
 use crate::domain::profile::check_text;
 use crate::domain::{Account, AccountPatch, Actor, ProfileInput};
+use crate::store::StoreError;
 
 /// The longest JESS user name or secret accepted.
 const JESS_MAX: usize = 255;
@@ -22,11 +23,31 @@ impl Accounts {
         expected_version: Option<i64>,
         actor: &Actor,
     ) -> Result<()> {
-        let current = self.session_account(ctx).await?;
-        let patch = input.validate(&current.email).map_err(Error::Invalid)?;
-        let actor = actor.as_account(current.id, &current.username);
-        self.apply_patch(&current, &patch, expected_version, &actor)
+        // The hot path (no email, no If-Match) needs no read before the write.
+        let current = match input.email.is_some() || expected_version.is_some() {
+            true => Some(self.session_account(ctx).await?),
+            false => None,
+        };
+        let current_email = current.as_ref().map_or("", |a| a.email.as_str());
+        let patch = input.validate(current_email).map_err(Error::Invalid)?;
+        let actor = Actor {
+            id: Some(ctx.account_id()),
+            ..actor.clone()
+        };
+        if patch.is_empty() {
+            return match (expected_version, current) {
+                (Some(v), Some(current)) if v != current.version => Err(Error::Stale),
+                _ => Ok(()),
+            };
+        }
+        match self
+            .store
+            .update_account(ctx.account_id(), &patch, expected_version, now(), &actor)
             .await
+        {
+            Err(StoreError::NotFound) => Err(Error::Unauthorized),
+            other => Ok(other?),
+        }
     }
 
     /// Writes a validated patch; an empty patch writes nothing (but is still refused when

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
-use argon2::{Algorithm, Argon2, Params, Version};
+use std::sync::Mutex;
+
+use argon2::password_hash::{rand_core::OsRng, Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::Semaphore;
 
 /// The outcome of a verification.
@@ -31,6 +31,8 @@ struct Inner {
     params: Params,
     pepper: Option<Vec<u8>>,
     permits: Semaphore,
+    /// Argon2 memory, reused: one buffer per concurrent hash at most.
+    buffers: Mutex<Vec<Vec<Block>>>,
     /// A hash of a random password: verifying against it costs what a real verification costs.
     dummy: String,
 }
@@ -55,6 +57,7 @@ impl Hasher {
             params,
             pepper,
             permits: Semaphore::new(concurrency.max(1)),
+            buffers: Mutex::default(),
             dummy: String::new(),
         };
         inner.dummy = inner.hash(&super::random_token(24))?;
@@ -111,47 +114,96 @@ impl Hasher {
 }
 
 impl Inner {
-    fn argon2(&self) -> Result<Argon2<'_>, HashError> {
+    fn argon2(
+        &self,
+        algorithm: Algorithm,
+        version: Version,
+        params: Params,
+    ) -> Result<Argon2<'_>, HashError> {
         match &self.pepper {
-            Some(secret) => Argon2::new_with_secret(
-                secret,
-                Algorithm::Argon2id,
-                Version::V0x13,
-                self.params.clone(),
-            )
-            .map_err(|e| HashError(e.to_string())),
-            None => Ok(Argon2::new(
-                Algorithm::Argon2id,
-                Version::V0x13,
-                self.params.clone(),
-            )),
+            Some(secret) => Argon2::new_with_secret(secret, algorithm, version, params)
+                .map_err(|e| HashError(e.to_string())),
+            None => Ok(Argon2::new(algorithm, version, params)),
         }
+    }
+
+    /// Runs Argon2 into `out` with a memory buffer taken from the pool and given back after:
+    /// at most `permits` buffers ever exist, so memory stays bounded however many threads
+    /// the blocking pool uses (fresh 19 MiB allocations per hash would pile up in the
+    /// allocator's per-thread arenas).
+    fn compute(
+        &self,
+        argon2: &Argon2<'_>,
+        params: &Params,
+        password: &str,
+        salt: &[u8],
+        out: &mut [u8],
+    ) -> Result<(), HashError> {
+        let mut buffer = self
+            .buffers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_default();
+        buffer.resize(params.block_count(), Block::default());
+        let result =
+            argon2.hash_password_into_with_memory(password.as_bytes(), salt, out, &mut buffer);
+        self.buffers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(buffer);
+        result.map_err(|e| HashError(e.to_string()))
     }
 
     fn hash(&self, password: &str) -> Result<String, HashError> {
         let salt = SaltString::generate(&mut OsRng);
-        let hash = self
-            .argon2()?
-            .hash_password(password.as_bytes(), &salt)
+        let mut salt_bytes = [0u8; 64];
+        let salt_bytes = salt
+            .decode_b64(&mut salt_bytes)
             .map_err(|e| HashError(e.to_string()))?;
+        let mut out = [0u8; 32];
+        let argon2 = self.argon2(Algorithm::Argon2id, Version::V0x13, self.params.clone())?;
+        self.compute(&argon2, &self.params, password, salt_bytes, &mut out)?;
+        let hash = PasswordHash {
+            algorithm: argon2::ARGON2ID_IDENT,
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(&self.params).map_err(|e| HashError(e.to_string()))?,
+            salt: Some(salt.as_salt()),
+            hash: Some(Output::new(&out).map_err(|e| HashError(e.to_string()))?),
+        };
         Ok(hash.to_string())
+    }
+
+    /// Whether `password` produces the stored hash (constant-time comparison).
+    fn matches(&self, password: &str, parsed: &PasswordHash<'_>) -> Option<bool> {
+        let algorithm = Algorithm::try_from(parsed.algorithm).ok()?;
+        let version = Version::try_from(parsed.version.unwrap_or(0x13)).ok()?;
+        let params = Params::try_from(parsed).ok()?;
+        let expected = parsed.hash?;
+        let mut salt = [0u8; 64];
+        let salt = parsed.salt?.decode_b64(&mut salt).ok()?;
+        let mut out = vec![0u8; expected.len()];
+        let argon2 = self.argon2(algorithm, version, params.clone()).ok()?;
+        self.compute(&argon2, &params, password, salt, &mut out)
+            .ok()?;
+        Some(Output::new(&out).ok()? == expected)
     }
 
     fn verify(&self, password: &str, hash: Option<&str>) -> Verified {
         let real = hash.is_some();
         let stored = hash.unwrap_or(&self.dummy);
-        let Ok(parsed) = PasswordHash::new(stored) else {
-            // Keep the time of a real verification even for a corrupt stored hash.
-            let _ = self.verify(password, None);
-            return Verified::No;
+        let ok = match PasswordHash::new(stored) {
+            Ok(parsed) => self.matches(password, &parsed).unwrap_or(false),
+            Err(_) => {
+                // Keep the time of a real verification even for a corrupt stored hash.
+                let _ = self.verify(password, None);
+                false
+            }
         };
-        let ok = self
-            .argon2()
-            .map(|a| a.verify_password(password.as_bytes(), &parsed).is_ok())
-            .unwrap_or(false);
         if !(ok && real) {
             return Verified::No;
         }
+        let parsed = PasswordHash::new(stored).expect("parsed above");
         let current = parsed.algorithm == argon2::ARGON2ID_IDENT
             && Params::try_from(&parsed)
                 .map(|p| {

@@ -46,4 +46,9 @@ impl PostgresStore {
     }
 }
 
-sql_store!(PostgresStore, Postgres, "./migrations/postgres");
+sql_store!(
+    PostgresStore,
+    Postgres,
+    "./migrations/postgres",
+    " FOR UPDATE"
+);

@@ -2,9 +2,11 @@
 //! SQLite (3.39+) and PostgreSQL accept. `sql_store!` implements the trait for a backend
 //! struct with `writer` and `reader` pools of one sqlx database type.
 
-/// Implements [`super::Store`] for `$store`, whose pools are of database `$db`.
+/// Implements [`super::Store`] for `$store`, whose pools are of database `$db`; `$lock` is
+/// what a `SELECT` appends to lock the rows it reads (`FOR UPDATE`, or nothing where the
+/// single writer already serialises).
 macro_rules! sql_store {
-    ($store:ident, $db:ty, $migrations:literal) => {
+    ($store:ident, $db:ty, $migrations:literal, $lock:literal) => {
         impl $store {
             async fn account_where(&self, column: &str, key: &str) -> StoreResult<Account> {
                 let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE {column} = $1");
@@ -36,28 +38,18 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            /// One partial update inside `tx`, with its audit record.
+            /// One partial update inside `tx`, with its audit record. The update itself is a
+            /// single statement: when it fails (a taken email) it has changed nothing, so the
+            /// transaction can go on without it.
             async fn update_in(tx: &mut sqlx::Transaction<'_, $db>, u: &Update) -> StoreResult<()> {
-                // Bumping the version first locks the row and returns the values before.
-                let sql = format!(
-                    "UPDATE accounts SET version = version + 1, updated_at = $1 \
-                     WHERE id = $2 AND ($3 IS NULL OR version = $3) RETURNING {ACCOUNT_COLUMNS}"
-                );
-                let old: Option<AccountRow> = sqlx::query_as(&sql)
-                    .bind(u.now)
-                    .bind(u.id)
-                    .bind(u.expected_version)
-                    .fetch_optional(&mut **tx)
-                    .await?;
-                let Some(old) = old.map(Account::from) else {
-                    let (exists,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM accounts WHERE id = $1")
-                        .bind(u.id)
-                        .fetch_one(&mut **tx)
-                        .await?;
-                    return Err(if exists > 0 { StoreError::Stale } else { StoreError::NotFound });
-                };
+                let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1{}", $lock);
+                let old: Option<AccountRow> = sqlx::query_as(&sql).bind(u.id).fetch_optional(&mut **tx).await?;
+                let old = Account::from(old.ok_or(StoreError::NotFound)?);
+                if u.expected_version.is_some_and(|v| v != old.version) {
+                    return Err(StoreError::Stale);
+                }
                 let patch = &u.patch;
-                let mut q = QueryBuilder::<$db>::new("UPDATE accounts SET updated_at = ");
+                let mut q = QueryBuilder::<$db>::new("UPDATE accounts SET version = version + 1, updated_at = ");
                 q.push_bind(u.now);
                 for (field, value) in &patch.texts {
                     q.push(", ").push(field.name()).push(" = ").push_bind(value.as_deref());
@@ -79,7 +71,11 @@ macro_rules! sql_store {
                 q.build().execute(&mut **tx).await.map_err(StoreError::from_sqlx)?;
                 let changes = patch.changes(&old);
                 if !changes.is_empty() {
-                    Self::insert_audit(tx, &record(u.now, &u.actor, "update", &old, changes)).await?;
+                    let mut actor = u.actor.clone();
+                    if actor.id == Some(old.id) && actor.name.is_none() {
+                        actor.name = Some(old.username.clone());
+                    }
+                    Self::insert_audit(tx, &record(u.now, &actor, "update", &old, changes)).await?;
                 }
                 Ok(())
             }

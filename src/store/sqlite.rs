@@ -69,9 +69,10 @@ impl SqliteStore {
     }
 }
 
-/// Commits queued updates together: each in its own savepoint (a failing one is rolled back
-/// alone), one `COMMIT` (one fsync) for the batch, and only then the replies. Concurrent
-/// updates thus share the cost of durability without weakening it.
+/// Commits queued updates together: one `COMMIT` (one fsync) for the batch, and only then
+/// the replies. An update refused cleanly (a taken email, a stale version: its one
+/// statement changed nothing) is left out; any other failure fails the whole batch.
+/// Concurrent updates thus share the cost of durability without weakening it.
 async fn group_commit(writer: SqlitePool, mut queue: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(GROUP_MAX);
     while queue.recv_many(&mut batch, GROUP_MAX).await > 0 {
@@ -83,7 +84,8 @@ async fn group_commit(writer: SqlitePool, mut queue: mpsc::Receiver<Job>) {
 }
 
 async fn commit_batch(writer: &SqlitePool, batch: &[Job]) -> Vec<StoreResult<()>> {
-    let failed = |e: &sqlx::Error| {
+    let failed = |e: &dyn std::fmt::Display| {
+        tracing::error!(cause = %e, size = batch.len(), "group commit failed");
         batch
             .iter()
             .map(|_| Err(StoreError::Other(sqlx::Error::Protocol(e.to_string()))))
@@ -95,17 +97,10 @@ async fn commit_batch(writer: &SqlitePool, batch: &[Job]) -> Vec<StoreResult<()>
     };
     let mut results = Vec::with_capacity(batch.len());
     for (update, _) in batch {
-        let outcome = match sqlx::Acquire::begin(&mut *tx).await {
-            Err(e) => Err(e.into()),
-            Ok(mut savepoint) => match SqliteStore::update_in(&mut savepoint, update).await {
-                Ok(()) => savepoint.commit().await.map_err(StoreError::from),
-                Err(e) => {
-                    let _ = savepoint.rollback().await;
-                    Err(e)
-                }
-            },
-        };
-        results.push(outcome);
+        match SqliteStore::update_in(&mut tx, update).await {
+            Err(StoreError::Other(e)) => return failed(&e),
+            outcome => results.push(outcome),
+        }
     }
     match tx.commit().await {
         Ok(()) => results,
@@ -113,4 +108,4 @@ async fn commit_batch(writer: &SqlitePool, batch: &[Job]) -> Vec<StoreResult<()>
     }
 }
 
-sql_store!(SqliteStore, Sqlite, "./migrations/sqlite");
+sql_store!(SqliteStore, Sqlite, "./migrations/sqlite", "");

@@ -1,6 +1,7 @@
 //! The account store: one trait, a SQLite and a PostgreSQL backend picked by URL scheme.
 //! This is the only code that knows SQL.
 
+mod cache;
 mod postgres;
 mod rows;
 mod sql;
@@ -10,6 +11,7 @@ use async_trait::async_trait;
 
 use crate::domain::{Account, AccountPatch, Actor, AuditRecord, NewAccount, Session};
 
+pub use cache::ACCOUNT_CACHE_TTL;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
+use super::cache::AccountCache;
 use super::rows::{record, AccountRow, AuditRow, SessionRow, ACCOUNT_COLUMNS};
 use super::sql::sql_store;
 use super::{PasswordChange, Store, StoreError, StoreResult, ThrottlePolicy, Update};
@@ -20,6 +21,8 @@ const POOL_SIZE: u32 = 16;
 pub struct PostgresStore {
     writer: PgPool,
     reader: PgPool,
+    // Other instances write the same rows: every read goes to the database.
+    cache: AccountCache,
 }
 
 impl PostgresStore {
@@ -34,6 +37,7 @@ impl PostgresStore {
         Ok(PostgresStore {
             writer: pool.clone(),
             reader: pool,
+            cache: AccountCache::new(false),
         })
     }
 

@@ -175,10 +175,16 @@ macro_rules! sql_store {
             }
 
             async fn account_by_id(&self, id: i64) -> StoreResult<Account> {
+                if let Some(account) = self.cache.get(id) {
+                    return Ok(account);
+                }
+                let generation = self.cache.generation();
                 let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
                 let row: Option<AccountRow> =
                     sqlx::query_as(&sql).bind(id).fetch_optional(&self.reader).await?;
-                row.map(Account::from).ok_or(StoreError::NotFound)
+                let account = row.map(Account::from).ok_or(StoreError::NotFound)?;
+                self.cache.put(generation, &account);
+                Ok(account)
             }
 
             async fn account_by_email(&self, key: &str) -> StoreResult<Account> {
@@ -212,7 +218,9 @@ macro_rules! sql_store {
                 actor: &Actor,
             ) -> StoreResult<()> {
                 let update = Update { id, patch: patch.clone(), expected_version, now, actor: actor.clone() };
-                self.apply_update(update).await
+                let result = self.apply_update(update).await;
+                self.cache.invalidate(id);
+                result
             }
 
             async fn set_password(
@@ -272,6 +280,7 @@ macro_rules! sql_store {
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
+                self.cache.invalidate(id);
                 Ok(())
             }
 
@@ -282,6 +291,7 @@ macro_rules! sql_store {
                     .bind(old)
                     .execute(&self.writer)
                     .await?;
+                self.cache.invalidate(id);
                 Ok(())
             }
 
@@ -314,6 +324,7 @@ macro_rules! sql_store {
                 let gone = Account::from(gone.ok_or(StoreError::NotFound)?);
                 Self::insert_audit(&mut tx, &record(now, actor, "delete", &gone, Vec::new())).await?;
                 tx.commit().await?;
+                self.cache.invalidate(id);
                 Ok(())
             }
 
@@ -340,6 +351,7 @@ macro_rules! sql_store {
                 }
                 Self::insert_audit(&mut tx, &record(now, actor, "jess_link", &old, changes)).await?;
                 tx.commit().await?;
+                self.cache.invalidate(id);
                 Ok(())
             }
 

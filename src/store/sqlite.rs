@@ -8,6 +8,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
+use super::cache::AccountCache;
 use super::rows::{record, AccountRow, AuditRow, SessionRow, ACCOUNT_COLUMNS};
 use super::sql::sql_store;
 use super::{PasswordChange, Store, StoreError, StoreResult, ThrottlePolicy, Update};
@@ -25,6 +26,9 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     updates: mpsc::Sender<Job>,
+    // Only this process writes through this store (the CLI aside), so reads by id may be
+    // served from memory for a moment.
+    cache: AccountCache,
 }
 
 impl SqliteStore {
@@ -54,6 +58,7 @@ impl SqliteStore {
             writer,
             reader,
             updates,
+            cache: AccountCache::new(true),
         })
     }
 

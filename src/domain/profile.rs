@@ -179,6 +179,26 @@ impl AccountPatch {
         changes
     }
 
+    /// Applies the patch to an in-memory account, as the database applies it to the row.
+    pub fn apply(&self, account: &mut Account) {
+        for (field, value) in &self.texts {
+            account.profile.set(*field, value.clone());
+        }
+        if let Some(email) = &self.email {
+            account.email = email.as_str().to_owned();
+        }
+        if let Some(use_jess) = self.use_jess {
+            account.profile.use_jess = use_jess;
+        }
+        if let Some(locale) = &self.locale {
+            account.locale = locale.clone();
+        }
+        if let Some(role) = self.role {
+            account.role = role;
+        }
+        account.version += 1;
+    }
+
     /// True when the patch changes nothing.
     pub fn is_empty(&self) -> bool {
         self.texts.is_empty()

@@ -6,7 +6,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use super::cache::AccountCache;
-use super::rows::{record, AccountRow, AuditRow, SessionRow, ACCOUNT_COLUMNS};
+use super::rows::{record, update_record, AccountRow, AuditRow, SessionRow, ACCOUNT_COLUMNS};
 use super::sql::sql_store;
 use super::{PasswordChange, Store, StoreError, StoreResult, ThrottlePolicy, Update};
 use crate::domain::{
@@ -41,6 +41,30 @@ impl PostgresStore {
         })
     }
 
+    /// One partial update inside `tx`, with its audit record. The update itself is a
+    /// single statement: when it fails (a taken email) it has changed nothing, so the
+    /// transaction can go on without it.
+    async fn update_in(tx: &mut sqlx::Transaction<'_, Postgres>, u: &Update) -> StoreResult<()> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1 FOR UPDATE");
+        let old: Option<AccountRow> = sqlx::query_as(&sql)
+            .bind(u.id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        let old = Account::from(old.ok_or(StoreError::NotFound)?);
+        if u.expected_version.is_some_and(|v| v != old.version) {
+            return Err(StoreError::Stale);
+        }
+        Self::update_query(u)
+            .build()
+            .execute(&mut **tx)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        if let Some(audit) = update_record(u, &old) {
+            Self::insert_audit(tx, &audit).await?;
+        }
+        Ok(())
+    }
+
     /// One transaction per update: PostgreSQL groups concurrent commits in its WAL flushes.
     async fn apply_update(&self, update: Update) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
@@ -50,9 +74,4 @@ impl PostgresStore {
     }
 }
 
-sql_store!(
-    PostgresStore,
-    Postgres,
-    "./migrations/postgres",
-    " FOR UPDATE"
-);
+sql_store!(PostgresStore, Postgres, "./migrations/postgres");

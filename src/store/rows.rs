@@ -146,3 +146,17 @@ pub(super) fn record(
         changes,
     }
 }
+
+/// The audit record of a partial update of `old`, if it changes anything. An account acting
+/// on itself is named from the row (the caller did not need to read it).
+pub(super) fn update_record(u: &super::Update, old: &Account) -> Option<AuditRecord> {
+    let changes = u.patch.changes(old);
+    if changes.is_empty() {
+        return None;
+    }
+    let mut actor = u.actor.clone();
+    if actor.id == Some(old.id) && actor.name.is_none() {
+        actor.name = Some(old.username.clone());
+    }
+    Some(record(u.now, &actor, "update", old, changes))
+}

@@ -2,11 +2,9 @@
 //! SQLite (3.39+) and PostgreSQL accept. `sql_store!` implements the trait for a backend
 //! struct with `writer` and `reader` pools of one sqlx database type.
 
-/// Implements [`super::Store`] for `$store`, whose pools are of database `$db`; `$lock` is
-/// what a `SELECT` appends to lock the rows it reads (`FOR UPDATE`, or nothing where the
-/// single writer already serialises).
+/// Implements [`super::Store`] for `$store`, whose pools are of database `$db`.
 macro_rules! sql_store {
-    ($store:ident, $db:ty, $migrations:literal, $lock:literal) => {
+    ($store:ident, $db:ty, $migrations:literal) => {
         impl $store {
             async fn account_where(&self, column: &str, key: &str) -> StoreResult<Account> {
                 let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE {column} = $1");
@@ -38,16 +36,8 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            /// One partial update inside `tx`, with its audit record. The update itself is a
-            /// single statement: when it fails (a taken email) it has changed nothing, so the
-            /// transaction can go on without it.
-            async fn update_in(tx: &mut sqlx::Transaction<'_, $db>, u: &Update) -> StoreResult<()> {
-                let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1{}", $lock);
-                let old: Option<AccountRow> = sqlx::query_as(&sql).bind(u.id).fetch_optional(&mut **tx).await?;
-                let old = Account::from(old.ok_or(StoreError::NotFound)?);
-                if u.expected_version.is_some_and(|v| v != old.version) {
-                    return Err(StoreError::Stale);
-                }
+            /// The single statement of a partial update: the named columns and the version.
+            fn update_query(u: &Update) -> QueryBuilder<'_, $db> {
                 let patch = &u.patch;
                 let mut q = QueryBuilder::<$db>::new("UPDATE accounts SET version = version + 1, updated_at = ");
                 q.push_bind(u.now);
@@ -68,16 +58,7 @@ macro_rules! sql_store {
                     q.push(", role = ").push_bind(role.as_str());
                 }
                 q.push(" WHERE id = ").push_bind(u.id);
-                q.build().execute(&mut **tx).await.map_err(StoreError::from_sqlx)?;
-                let changes = patch.changes(&old);
-                if !changes.is_empty() {
-                    let mut actor = u.actor.clone();
-                    if actor.id == Some(old.id) && actor.name.is_none() {
-                        actor.name = Some(old.username.clone());
-                    }
-                    Self::insert_audit(tx, &record(u.now, &actor, "update", &old, changes)).await?;
-                }
-                Ok(())
+                q
             }
 
             async fn insert_token(

@@ -1,6 +1,7 @@
 //! The embedded SQLite backend: WAL, `synchronous=FULL`, one writer, several readers, and
 //! group commit for partial updates.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::cache::AccountCache;
-use super::rows::{record, AccountRow, AuditRow, SessionRow, ACCOUNT_COLUMNS};
+use super::rows::{record, update_record, AccountRow, AuditRow, SessionRow, ACCOUNT_COLUMNS};
 use super::sql::sql_store;
 use super::{PasswordChange, Store, StoreError, StoreResult, ThrottlePolicy, Update};
 use crate::domain::{
@@ -96,21 +97,92 @@ async fn commit_batch(writer: &SqlitePool, batch: &[Job]) -> Vec<StoreResult<()>
             .map(|_| Err(StoreError::Other(sqlx::Error::Protocol(e.to_string()))))
             .collect()
     };
-    let mut tx = match writer.begin().await {
-        Ok(tx) => tx,
-        Err(e) => return failed(&e),
-    };
-    let mut results = Vec::with_capacity(batch.len());
-    for (update, _) in batch {
-        match SqliteStore::update_in(&mut tx, update).await {
-            Err(StoreError::Other(e)) => return failed(&e),
-            outcome => results.push(outcome),
-        }
-    }
-    match tx.commit().await {
-        Ok(()) => results,
+    match apply_batch(writer, batch).await {
+        Ok(results) => results,
         Err(e) => failed(&e),
     }
 }
 
-sql_store!(SqliteStore, Sqlite, "./migrations/sqlite", "");
+/// One transaction for the batch: the rows read in one query and kept current in memory
+/// (an account may be updated twice in one batch), one `UPDATE` per update, the audit
+/// records in one `INSERT`, one `COMMIT`.
+async fn apply_batch(
+    writer: &SqlitePool,
+    batch: &[Job],
+) -> Result<Vec<StoreResult<()>>, sqlx::Error> {
+    let mut tx = writer.begin().await?;
+    let mut q = QueryBuilder::<Sqlite>::new(format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id IN ("
+    ));
+    let mut ids = q.separated(", ");
+    for (update, _) in batch {
+        ids.push_bind(update.id);
+    }
+    q.push(")");
+    let rows: Vec<AccountRow> = q.build_query_as().fetch_all(&mut *tx).await?;
+    let mut current: HashMap<i64, Account> = rows
+        .into_iter()
+        .map(Account::from)
+        .map(|a| (a.id, a))
+        .collect();
+    let mut results = Vec::with_capacity(batch.len());
+    let mut records = Vec::new();
+    for (update, _) in batch {
+        let Some(old) = current.get_mut(&update.id) else {
+            results.push(Err(StoreError::NotFound));
+            continue;
+        };
+        if update.expected_version.is_some_and(|v| v != old.version) {
+            results.push(Err(StoreError::Stale));
+            continue;
+        }
+        // One statement: when it fails (a taken email) it changed nothing.
+        match SqliteStore::update_query(update)
+            .build()
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from_sqlx)
+        {
+            Err(StoreError::Other(e)) => return Err(e),
+            Err(refused) => results.push(Err(refused)),
+            Ok(_) => {
+                records.extend(update_record(update, old));
+                update.patch.apply(old);
+                results.push(Ok(()));
+            }
+        }
+    }
+    insert_audits(&mut tx, &records)
+        .await
+        .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+    tx.commit().await?;
+    Ok(results)
+}
+
+/// Several audit records in one statement.
+async fn insert_audits(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    records: &[AuditRecord],
+) -> StoreResult<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let mut q = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO audit (at, actor_id, actor, dialect, address, action, account_id, username, changes) ",
+    );
+    q.push_values(records, |mut row, r| {
+        row.push_bind(r.at)
+            .push_bind(r.actor.id)
+            .push_bind(r.actor.name.as_deref())
+            .push_bind(r.actor.dialect.as_str())
+            .push_bind(r.actor.address.as_deref())
+            .push_bind(r.action.as_str())
+            .push_bind(r.account_id)
+            .push_bind(r.username.as_deref())
+            .push_bind(serde_json::to_string(&r.changes).unwrap_or_else(|_| "[]".into()));
+    });
+    q.build().execute(&mut **tx).await?;
+    Ok(())
+}
+
+sql_store!(SqliteStore, Sqlite, "./migrations/sqlite");

@@ -129,7 +129,7 @@ impl Accounts {
             Err(e) => return Err(e),
         };
         let key = account_key(account.as_ref(), username);
-        self.check_throttle(&key, actor).await?;
+        let had_failures = self.check_throttle(&key, actor).await?;
         if let Some(account) = &account {
             if self
                 .store
@@ -145,7 +145,7 @@ impl Accounts {
         let hash = account.as_ref().and_then(|a| a.password_hash.as_deref());
         match (self.hasher.verify(secret, hash).await?, account) {
             (Verified::Yes { .. }, Some(account)) => {
-                self.record_success(&key).await?;
+                self.record_success(&key, had_failures).await?;
                 Ok(Caller {
                     account,
                     via: Via::Password,

@@ -21,7 +21,7 @@ impl Accounts {
         let actor = actor.as_account(account.id, &account.username);
         // Throttled like a log on: this is a password guess too.
         let key = account_key(Some(&account), "");
-        self.check_throttle(&key, &actor).await?;
+        let had_failures = self.check_throttle(&key, &actor).await?;
         let verified = self
             .hasher
             .verify(current, account.password_hash.as_deref())
@@ -31,7 +31,7 @@ impl Accounts {
                 .await?;
             return Err(Error::BadCredentials);
         }
-        self.record_success(&key).await?;
+        self.record_success(&key, had_failures).await?;
         self.replace_password(&account, new, Some(&ctx.session.id), None, &actor)
             .await
     }

@@ -66,14 +66,14 @@ impl Accounts {
             Err(e) => return Err(e.into()),
         };
         let key = account_key(account.as_ref(), email);
-        self.check_throttle(&key, actor).await?;
+        let had_failures = self.check_throttle(&key, actor).await?;
         let hash = account.as_ref().and_then(|a| a.password_hash.as_deref());
         match (self.hasher.verify(password, hash).await?, account) {
             (Verified::Yes { rehash }, Some(account)) => {
                 if let (Some(new), Some(old)) = (rehash, &account.password_hash) {
                     self.store.rehash_password(account.id, old, &new).await?;
                 }
-                self.record_success(&key).await?;
+                self.record_success(&key, had_failures).await?;
                 Ok(account)
             }
             (_, account) => {

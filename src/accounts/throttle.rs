@@ -41,17 +41,19 @@ fn address_key(actor: &Actor) -> Option<String> {
 }
 
 impl Accounts {
-    /// `Throttled` while the account or the actor's address is locked.
-    pub(crate) async fn check_throttle(&self, key: &str, actor: &Actor) -> Result<()> {
+    /// `Throttled` while the account or the actor's address is locked; otherwise whether
+    /// the account has failures on record (so that a success needs to clear them).
+    pub(crate) async fn check_throttle(&self, key: &str, actor: &Actor) -> Result<bool> {
         let address = address_key(actor);
         let mut keys = vec![key];
         keys.extend(address.as_deref());
-        let until = self.store.throttle_lock(&keys).await?;
+        let counters = self.store.throttle_state(&keys).await?;
+        let until = counters.iter().map(|(_, until)| *until).max().unwrap_or(0);
         let now = now_ms();
         if until > now {
             return Err(Error::Throttled(((until - now) as u64).div_ceil(1000)));
         }
-        Ok(())
+        Ok(counters.iter().any(|(k, _)| k == key))
     }
 
     /// Counts a failure against the account and the address, and audits it.
@@ -83,8 +85,11 @@ impl Accounts {
 
     /// A success forgets the account's failures (the address's stay: one good log on must
     /// not reset a count that others' guesses built up).
-    pub(crate) async fn record_success(&self, key: &str) -> Result<()> {
-        Ok(self.store.throttle_clear(key).await?)
+    pub(crate) async fn record_success(&self, key: &str, had_failures: bool) -> Result<()> {
+        if had_failures {
+            self.store.throttle_clear(key).await?;
+        }
+        Ok(())
     }
 
     /// Clears an account's failure counter (`roster user unlock`).

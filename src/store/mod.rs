@@ -178,8 +178,8 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the sessions that ended before `now`.
     async fn purge_sessions(&self, now: i64) -> StoreResult<u64>;
 
-    /// The latest lock end (unix ms) among `keys`; 0 when none is locked.
-    async fn throttle_lock(&self, keys: &[&str]) -> StoreResult<i64>;
+    /// The counters that exist among `keys`, with their lock end (unix ms; 0: not locked).
+    async fn throttle_state(&self, keys: &[&str]) -> StoreResult<Vec<(String, i64)>>;
 
     /// Counts a failure for `key`; from `policy.threshold` failures on, locks it with
     /// exponential back-off. Returns the failure count.

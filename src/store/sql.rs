@@ -411,15 +411,14 @@ macro_rules! sql_store {
                 Ok(done.rows_affected())
             }
 
-            async fn throttle_lock(&self, keys: &[&str]) -> StoreResult<i64> {
-                let mut q = QueryBuilder::<$db>::new("SELECT COALESCE(MAX(locked_until), 0) FROM throttle WHERE key IN (");
+            async fn throttle_state(&self, keys: &[&str]) -> StoreResult<Vec<(String, i64)>> {
+                let mut q = QueryBuilder::<$db>::new("SELECT key, locked_until FROM throttle WHERE key IN (");
                 let mut list = q.separated(", ");
                 for key in keys {
                     list.push_bind(*key);
                 }
                 q.push(")");
-                let (until,): (i64,) = q.build_query_as().fetch_one(&self.writer).await?;
-                Ok(until)
+                Ok(q.build_query_as().fetch_all(&self.reader).await?)
             }
 
             async fn throttle_failure(&self, key: &str, policy: &ThrottlePolicy, now_ms: i64) -> StoreResult<i64> {

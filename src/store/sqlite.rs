@@ -49,8 +49,9 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.clone())
             .await?;
+        // Reads are served mostly from the account cache: two readers keep memory low.
         let reader = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(2)
             .connect_with(options.read_only(true))
             .await?;
         let (updates, queue) = mpsc::channel(4 * GROUP_MAX);

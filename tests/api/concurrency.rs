@@ -59,3 +59,40 @@ async fn fifty_concurrent_updates_of_different_fields_all_persist() {
     }
     assert_eq!(account["use_jess"], true);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refused_update_among_concurrent_ones_changes_nothing_and_spares_the_others() {
+    let app = Arc::new(TestApp::spawn(BACKEND).await);
+    app.add_user("john.s", "john@example.com").await;
+    app.add_user("jane", "jane@example.com").await;
+    let john = Arc::new(app.log_on("john@example.com", PASSWORD).await);
+    let jane = Arc::new(app.log_on("jane@example.com", PASSWORD).await);
+    let mut tasks = Vec::new();
+    for (i, field) in FIELDS.iter().enumerate() {
+        let (a, token) = (app.clone(), john.clone());
+        let body = json!({ *field: format!("v{i}") }).to_string();
+        tasks.push(tokio::spawn(async move { a.post("/users/api/user", &body, Some(&token)).await.status }));
+        // Interleaved: jane tries to take john's email (and set her title with it).
+        let (a, token) = (app.clone(), jane.clone());
+        tasks.push(tokio::spawn(async move {
+            a.post("/users/api/user", r#"{"title":"Taken","email":"JOHN@example.com"}"#, Some(&token)).await.status
+        }));
+    }
+    let statuses = join_all(tasks).await;
+    let refused = statuses.iter().filter(|s| **s == reqwest::StatusCode::CONFLICT).count();
+    assert_eq!(refused, FIELDS.len(), "every attempt on a taken email is refused");
+    let account = app.account(&john).await;
+    for (i, field) in FIELDS.iter().enumerate() {
+        assert_eq!(account[field], format!("v{i}"));
+    }
+    let jane_now = app.account(&jane).await;
+    assert_eq!((jane_now["email"].as_str(), jane_now["title"].clone()), (Some("jane@example.com"), Value::Null));
+}
+
+async fn join_all(tasks: Vec<tokio::task::JoinHandle<reqwest::StatusCode>>) -> Vec<reqwest::StatusCode> {
+    let mut out = Vec::new();
+    for task in tasks {
+        out.push(task.await.unwrap());
+    }
+    out
+}

@@ -268,3 +268,69 @@ async fn sqlite_sessions_and_secrets() {
 async fn postgres_sessions_and_secrets() {
     sessions_and_secrets(Backend::Postgres).await;
 }
+
+async fn audit_and_throttle(backend: Backend) {
+    let (s, _dir) = open(backend).await;
+    let record = |at: i64, username: &str| roster::domain::AuditRecord {
+        at,
+        actor: actor(),
+        action: "logon_failed".into(),
+        account_id: None,
+        username: Some(username.into()),
+        changes: Vec::new(),
+    };
+    s.record_audit(&record(100, "old")).await.unwrap();
+    s.record_audit(&record(5_000, "new")).await.unwrap();
+    assert_eq!(
+        s.audit_records(Some("new"), None, 10).await.unwrap(),
+        [record(5_000, "new")]
+    );
+    assert_eq!(
+        s.audit_records(None, Some(1_000), 10).await.unwrap().len(),
+        1
+    );
+    assert_eq!(
+        s.purge_audit(1_000).await.unwrap(),
+        1,
+        "records past retention are purged"
+    );
+    assert_eq!(
+        s.audit_records(None, None, 10).await.unwrap(),
+        [record(5_000, "new")]
+    );
+
+    let policy = roster::store::ThrottlePolicy {
+        threshold: 2,
+        window_ms: 60_000,
+        max_lock_ms: 10_000,
+    };
+    assert_eq!(s.throttle_state(&["k"]).await.unwrap(), []);
+    assert_eq!(s.throttle_failure("k", &policy, 1_000).await.unwrap(), 1);
+    assert_eq!(
+        s.throttle_state(&["k", "other"]).await.unwrap(),
+        [("k".to_string(), 0)]
+    );
+    assert_eq!(s.throttle_failure("k", &policy, 2_000).await.unwrap(), 2);
+    assert_eq!(
+        s.throttle_state(&["k"]).await.unwrap(),
+        [("k".to_string(), 4_000)],
+        "locked 2 s after the 2nd"
+    );
+    assert_eq!(
+        s.throttle_failure("k", &policy, 200_000).await.unwrap(),
+        1,
+        "old failures are forgotten"
+    );
+    s.throttle_clear("k").await.unwrap();
+    assert_eq!(s.throttle_state(&["k"]).await.unwrap(), []);
+}
+
+#[tokio::test]
+async fn sqlite_audit_and_throttle() {
+    audit_and_throttle(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_audit_and_throttle() {
+    audit_and_throttle(Backend::Postgres).await;
+}

@@ -1,13 +1,14 @@
-//! Argon2id password hashing, run on the blocking pool behind a semaphore so that a burst of
-//! log-ons queues instead of starving every other request.
+//! Argon2id password hashing on a fixed set of dedicated threads (one per core by default):
+//! a burst of log-ons queues instead of starving every other request, and a thread that
+//! finishes a hash takes the next one at once.
 
 use std::sync::Arc;
 
-use std::sync::Mutex;
+use std::sync::{mpsc, Mutex};
 
 use argon2::password_hash::{rand_core::OsRng, Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 /// The outcome of a verification.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,13 +25,15 @@ pub enum Verified {
 /// Hashes and verifies passwords with fixed Argon2id parameters and an optional pepper.
 #[derive(Clone)]
 pub struct Hasher {
-    inner: Arc<Inner>,
+    jobs: mpsc::Sender<Job>,
 }
+
+/// Work for a hashing thread.
+type Job = Box<dyn FnOnce(&Inner) + Send>;
 
 struct Inner {
     params: Params,
     pepper: Option<Vec<u8>>,
-    permits: Semaphore,
     /// Argon2 memory, reused: one buffer per concurrent hash at most.
     buffers: Mutex<Vec<Vec<Block>>>,
     /// A hash of a random password: verifying against it costs what a real verification costs.
@@ -56,14 +59,21 @@ impl Hasher {
         let mut inner = Inner {
             params,
             pepper,
-            permits: Semaphore::new(concurrency.max(1)),
             buffers: Mutex::default(),
             dummy: String::new(),
         };
         inner.dummy = inner.hash(&super::random_token(24))?;
-        Ok(Hasher {
-            inner: Arc::new(inner),
-        })
+        let inner = Arc::new(inner);
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..concurrency.max(1) {
+            let (inner, queue) = (inner.clone(), queue.clone());
+            std::thread::Builder::new()
+                .name(format!("roster-hash-{n}"))
+                .spawn(move || work(&inner, &queue))
+                .map_err(|e| HashError(e.to_string()))?;
+        }
+        Ok(Hasher { jobs })
     }
 
     /// Hashes a new password.
@@ -100,16 +110,24 @@ impl Hasher {
         &self,
         job: impl FnOnce(&Inner) -> T + Send + 'static,
     ) -> Result<T, HashError> {
-        let _permit = self
-            .inner
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| HashError(e.to_string()))?;
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || job(&inner))
-            .await
-            .map_err(|e| HashError(e.to_string()))
+        let (done, result) = oneshot::channel();
+        let job: Job = Box::new(move |inner| {
+            let _ = done.send(job(inner));
+        });
+        let stopped = || HashError("the hashing threads have stopped".into());
+        self.jobs.send(job).map_err(|_| stopped())?;
+        result.await.map_err(|_| stopped())
+    }
+}
+
+/// A hashing thread: takes the next job as soon as it is free; ends with the last `Hasher`.
+fn work(inner: &Inner, queue: &Mutex<mpsc::Receiver<Job>>) {
+    loop {
+        let next = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
+        let Ok(job) = next else { return };
+        // A panicking job drops its reply channel (the caller gets an error); the thread
+        // stays in service.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(inner)));
     }
 }
 
@@ -128,9 +146,8 @@ impl Inner {
     }
 
     /// Runs Argon2 into `out` with a memory buffer taken from the pool and given back after:
-    /// at most `permits` buffers ever exist, so memory stays bounded however many threads
-    /// the blocking pool uses (fresh 19 MiB allocations per hash would pile up in the
-    /// allocator's per-thread arenas).
+    /// at most one buffer per hashing thread (plus the one for the dummy hash at start), as
+    /// fresh 19 MiB allocations per hash would pile up in the allocator's arenas.
     fn compute(
         &self,
         argon2: &Argon2<'_>,

@@ -19,6 +19,8 @@ use crate::domain::{
 
 /// The most updates one commit carries.
 const GROUP_MAX: usize = 128;
+/// How many times the committer yields to gather a batch as large as the last one.
+const GATHER_YIELDS: usize = 16;
 
 type Job = (Update, oneshot::Sender<StoreResult<()>>);
 
@@ -82,7 +84,25 @@ impl SqliteStore {
 /// Concurrent updates thus share the cost of durability without weakening it.
 async fn group_commit(writer: SqlitePool, mut queue: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(GROUP_MAX);
+    let mut previous = 0;
     while queue.recv_many(&mut batch, GROUP_MAX).await > 0 {
+        // Under load (the last batch was not alone), let the clients just answered send their
+        // next updates before committing: a few yields cost microseconds, a commit an fsync.
+        if previous > 1 {
+            for _ in 0..GATHER_YIELDS {
+                if batch.len() >= previous || batch.len() >= GROUP_MAX {
+                    break;
+                }
+                tokio::task::yield_now().await;
+                while batch.len() < GROUP_MAX {
+                    match queue.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
+            }
+        }
+        previous = batch.len();
         let results = commit_batch(&writer, &batch).await;
         for ((_, done), result) in batch.drain(..).zip(results) {
             let _ = done.send(result);

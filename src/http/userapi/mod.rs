@@ -1,0 +1,177 @@
+//! The `userapi.do` admin API: one endpoint, the function chosen by `action`, HTTP Basic
+//! (or the admin key), and `{"code","error"}` failures with the published codes.
+
+mod codes;
+mod reads;
+mod writes;
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{RawQuery, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::{Map, Value};
+
+use super::extract::ClientAddr;
+use super::AppState;
+use crate::accounts::Caller;
+use crate::domain::{Actor, Dialect, Username};
+use codes::{error, Action, Failure, Fault, Reply};
+use reads::{get_audit, get_users};
+use writes::{change_password, create_users, delete_user, update_user};
+
+/// `/userapi.do`, any method.
+pub async fn dispatch(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    method: Method,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let params: BTreeMap<String, String> =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or_default()).unwrap_or_default();
+    let name = params.get("action").map(String::as_str).unwrap_or_default();
+    let Some(action) = Action::parse(name) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "C0000404",
+            &format!("Action [{name}] is not supported."),
+        );
+    };
+    let allowed = method == Method::POST || (action.read_only() && method == Method::GET);
+    if !allowed {
+        return Failure(action, Fault::Method(method)).into_response();
+    }
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "C0000413",
+                "Request body too large.",
+            );
+        }
+        Err(_) => Bytes::new(),
+    };
+    let actor = addr.actor(Dialect::UserApi);
+    let result = match authenticate(&state, &headers, &actor).await {
+        Err(fault) => Err(fault),
+        Ok(caller) => {
+            let actor = actor.as_account(caller.account.id, &caller.account.username);
+            let call = Call {
+                state: &state,
+                caller,
+                actor,
+            };
+            run(&call, action, &params, &body).await
+        }
+    };
+    result.unwrap_or_else(|fault| Failure(action, fault).into_response())
+}
+
+/// An authenticated call: the state, who calls, and the actor its changes are audited as.
+struct Call<'a> {
+    state: &'a AppState,
+    caller: Caller,
+    actor: Actor,
+}
+
+async fn run(
+    call: &Call<'_>,
+    action: Action,
+    params: &BTreeMap<String, String>,
+    body: &[u8],
+) -> Reply {
+    match action {
+        Action::CreateUser => create_users(call, body).await,
+        Action::UpdateUser => update_user(call, body).await,
+        Action::ChangePassword => change_password(call, body).await,
+        Action::DeleteUser => delete_user(call, body).await,
+        Action::GetUsers => get_users(call, params).await,
+        Action::GetAudit => get_audit(call, params).await,
+    }
+}
+
+/// `x-authorization` (the admin key) or `Authorization: Basic`.
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    actor: &Actor,
+) -> Result<Caller, Fault> {
+    if let Some(key) = headers.get("x-authorization") {
+        let key = key.to_str().map_err(|_| Fault::AuthFailed)?;
+        return Ok(state.accounts.authenticate_admin_key(key, actor).await?);
+    }
+    let (username, secret) = basic_credential(headers).ok_or(Fault::AuthFailed)?;
+    Ok(state
+        .accounts
+        .authenticate_basic(&username, &secret, actor)
+        .await?)
+}
+
+fn basic_credential(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (username, secret) = decoded.split_once(':')?;
+    Some((username.to_owned(), secret.to_owned()))
+}
+
+fn require_admin(caller: &Caller) -> Result<(), Fault> {
+    if caller.is_admin() {
+        Ok(())
+    } else {
+        Err(Fault::NotAdmin)
+    }
+}
+
+fn json_object(body: &[u8]) -> Result<Map<String, Value>, Fault> {
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(object)) => Ok(object),
+        _ => Err(Fault::BadJson),
+    }
+}
+
+/// A string parameter: absent or null is `None`; another type is an invalid value.
+fn string(object: &Map<String, Value>, field: &'static str) -> Result<Option<String>, Fault> {
+    match object.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(Fault::Invalid(field)),
+    }
+}
+
+fn mandatory(object: &Map<String, Value>, field: &'static str) -> Result<String, Fault> {
+    string(object, field)?.ok_or(Fault::Mandatory(field))
+}
+
+fn valid_username(username: &str) -> Result<(), Fault> {
+    Username::parse(username)
+        .map(|_| ())
+        .map_err(|_| Fault::Invalid("username"))
+}
+
+fn number(
+    params: &BTreeMap<String, String>,
+    field: &'static str,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, Fault> {
+    match params.get(field) {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or(Fault::Invalid(field)),
+    }
+}

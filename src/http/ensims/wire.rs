@@ -1,0 +1,212 @@
+//! The ENSIMS wire format: reply structs, the account object, and the mapping of domain
+//! errors to `{"ok":false,"status":...}` replies.
+
+use std::borrow::Cow;
+
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+use crate::accounts;
+use crate::domain::{Account, TextField};
+use crate::store::UniqueField;
+
+/// A failure reply in the ENSIMS format.
+#[derive(Debug)]
+pub enum EnsimsError {
+    /// `{"ok":false,"status":message}` with an HTTP status.
+    Status(StatusCode, Cow<'static, str>),
+    /// The JESS refusal, which carries `"data":null` too.
+    JessRejected,
+    /// 429 with `Retry-After` (seconds).
+    Throttled(u64),
+}
+
+/// `{"ok":false,"status":...}` with an HTTP status.
+pub fn fail(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        Json(Status {
+            ok: false,
+            status: message,
+        }),
+    )
+        .into_response()
+}
+
+impl EnsimsError {
+    /// A failure with this status and message.
+    pub fn new(status: StatusCode, message: impl Into<Cow<'static, str>>) -> EnsimsError {
+        EnsimsError::Status(status, message.into())
+    }
+
+    /// 400 naming what is wrong.
+    pub fn bad_request(message: impl Into<Cow<'static, str>>) -> EnsimsError {
+        EnsimsError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 401 `Unauthorized`.
+    pub fn unauthorized() -> EnsimsError {
+        EnsimsError::new(StatusCode::UNAUTHORIZED, "Unauthorized")
+    }
+}
+
+impl IntoResponse for EnsimsError {
+    fn into_response(self) -> Response {
+        match self {
+            EnsimsError::Status(status, message) => fail(status, &message),
+            EnsimsError::Throttled(seconds) => {
+                let mut response = fail(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many attempts, try again later.",
+                );
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+                response
+            }
+            EnsimsError::JessRejected => Json(WithData {
+                ok: false,
+                status: "The supplied user and passwd pair does not match any record on JESS.",
+                data: None::<()>,
+            })
+            .into_response(),
+        }
+    }
+}
+
+impl From<accounts::Error> for EnsimsError {
+    fn from(e: accounts::Error) -> EnsimsError {
+        use accounts::Error as E;
+        match e {
+            E::BadCredentials => EnsimsError::new(
+                StatusCode::OK,
+                "No matching username and password pair was found!",
+            ),
+            E::Unauthorized => EnsimsError::unauthorized(),
+            E::SessionMismatch => {
+                EnsimsError::new(StatusCode::OK, "User does not match the existing session")
+            }
+            E::Invalid(field) => EnsimsError::bad_request(field.to_string()),
+            E::Missing(_) => EnsimsError::bad_request(e.to_string()),
+            E::Policy(_) => EnsimsError::bad_request(e.to_string()),
+            E::Taken(UniqueField::Email) => EnsimsError::new(
+                StatusCode::CONFLICT,
+                "Email address is already in use by another account.",
+            ),
+            E::Taken(UniqueField::Username) => {
+                EnsimsError::new(StatusCode::CONFLICT, "User name is already in use.")
+            }
+            E::NotFound | E::DefaultAdmin | E::NotLocal => {
+                EnsimsError::bad_request("The account cannot be changed this way.")
+            }
+            E::JessRejected => EnsimsError::JessRejected,
+            E::Throttled(seconds) => EnsimsError::Throttled(seconds),
+            E::Stale => EnsimsError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "The account was changed since it was read; read it again.",
+            ),
+            E::Internal(cause) => {
+                tracing::error!(%cause, "request failed");
+                EnsimsError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error.")
+            }
+        }
+    }
+}
+
+pub(super) type Reply = Result<Response, EnsimsError>;
+
+#[derive(Serialize)]
+pub(super) struct Status<'a> {
+    pub(super) ok: bool,
+    pub(super) status: &'a str,
+}
+
+#[derive(Serialize)]
+pub(super) struct WithData<'a, T: Serialize> {
+    pub(super) ok: bool,
+    pub(super) status: &'a str,
+    pub(super) data: Option<T>,
+}
+
+#[derive(Serialize)]
+pub(super) struct AuthReply<'a> {
+    pub(super) ok: bool,
+    pub(super) status: &'a str,
+    pub(super) jwt: &'a str,
+    pub(super) user: Option<&'a str>,
+    pub(super) role: Option<&'a str>,
+    pub(super) email: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+pub(super) struct UpdateReply {
+    pub(super) ok: bool,
+    pub(super) status: &'static str,
+    pub(super) session: Option<()>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct Info {
+    pub(super) title: &'static str,
+    pub(super) description: &'static str,
+    pub(super) major: u32,
+    pub(super) minor: u32,
+    pub(super) revision: u32,
+    pub(super) release: &'static str,
+    pub(super) update: u32,
+    pub(super) notice: &'static str,
+}
+
+/// The 18-field account object, in the published order.
+#[derive(Serialize)]
+pub struct AccountView<'a> {
+    title: Option<&'a str>,
+    firstname: Option<&'a str>,
+    middlename: Option<&'a str>,
+    surname: Option<&'a str>,
+    nickname: Option<&'a str>,
+    position: Option<&'a str>,
+    company: Option<&'a str>,
+    email: &'a str,
+    tel: Option<&'a str>,
+    address: Option<&'a str>,
+    postcode: Option<&'a str>,
+    country: Option<&'a str>,
+    website: Option<&'a str>,
+    twitter: Option<&'a str>,
+    linkedin: Option<&'a str>,
+    use_jess: bool,
+    jess_user: Option<&'a str>,
+    jess_pwd: Option<&'a str>,
+}
+
+impl<'a> AccountView<'a> {
+    /// The wire view of an account; the JESS secret reads as `"hidden"`.
+    pub fn of(a: &'a Account) -> AccountView<'a> {
+        let t = |f: TextField| a.profile.get(f);
+        AccountView {
+            title: t(TextField::Title),
+            firstname: t(TextField::Firstname),
+            middlename: t(TextField::Middlename),
+            surname: t(TextField::Surname),
+            nickname: t(TextField::Nickname),
+            position: t(TextField::Position),
+            company: t(TextField::Company),
+            email: &a.email,
+            tel: t(TextField::Tel),
+            address: t(TextField::Address),
+            postcode: t(TextField::Postcode),
+            country: t(TextField::Country),
+            website: t(TextField::Website),
+            twitter: t(TextField::Twitter),
+            linkedin: t(TextField::Linkedin),
+            use_jess: a.profile.use_jess,
+            jess_user: a.profile.jess_user.as_deref(),
+            jess_pwd: a.has_jess_secret.then_some("hidden"),
+        }
+    }
+}

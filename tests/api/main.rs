@@ -2,6 +2,7 @@
 //! runs twice, on SQLite and on PostgreSQL (a throwaway cluster this process starts).
 
 mod helpers;
+mod limits;
 mod multi_instance;
 mod pg;
 mod store_conformance;

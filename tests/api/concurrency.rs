@@ -8,22 +8,10 @@ use crate::helpers::{TestApp, PASSWORD};
 
 use super::BACKEND;
 
-const FIELDS: [&str; 14] = [
-    "title",
-    "firstname",
-    "middlename",
-    "surname",
-    "nickname",
-    "position",
-    "company",
-    "tel",
-    "address",
-    "postcode",
-    "country",
-    "website",
-    "twitter",
-    "linkedin",
-];
+/// The 14 text fields of the account object, from the domain's own list.
+fn text_fields() -> [&'static str; 14] {
+    roster::domain::TextField::ALL.map(roster::domain::TextField::name)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_updates_of_different_fields_all_persist() {
@@ -36,7 +24,7 @@ async fn fifty_concurrent_updates_of_different_fields_all_persist() {
         .map(|i| {
             let (app, token) = (app.clone(), token.clone());
             tokio::spawn(async move {
-                let body = match FIELDS.get(i % 15) {
+                let body = match text_fields().get(i % 15) {
                     Some(field) => json!({ *field: format!("{field}-value") }),
                     None => json!({ "use_jess": true }),
                 };
@@ -50,7 +38,7 @@ async fn fifty_concurrent_updates_of_different_fields_all_persist() {
         assert_eq!(reply.json()["ok"], true, "{}", reply.text);
     }
     let account = app.account(&token).await;
-    for field in FIELDS {
+    for field in text_fields() {
         assert_eq!(
             account[field],
             Value::String(format!("{field}-value")),
@@ -68,7 +56,7 @@ async fn a_refused_update_among_concurrent_ones_changes_nothing_and_spares_the_o
     let john = Arc::new(app.log_on("john@example.com", PASSWORD).await);
     let jane = Arc::new(app.log_on("jane@example.com", PASSWORD).await);
     let mut tasks = Vec::new();
-    for (i, field) in FIELDS.iter().enumerate() {
+    for (i, field) in text_fields().iter().enumerate() {
         let (a, token) = (app.clone(), john.clone());
         let body = json!({ *field: format!("v{i}") }).to_string();
         tasks.push(tokio::spawn(async move { a.post("/users/api/user", &body, Some(&token)).await.status }));
@@ -80,9 +68,9 @@ async fn a_refused_update_among_concurrent_ones_changes_nothing_and_spares_the_o
     }
     let statuses = join_all(tasks).await;
     let refused = statuses.iter().filter(|s| **s == reqwest::StatusCode::CONFLICT).count();
-    assert_eq!(refused, FIELDS.len(), "every attempt on a taken email is refused");
+    assert_eq!(refused, text_fields().len(), "every attempt on a taken email is refused");
     let account = app.account(&john).await;
-    for (i, field) in FIELDS.iter().enumerate() {
+    for (i, field) in text_fields().iter().enumerate() {
         assert_eq!(account[field], format!("v{i}"));
     }
     let jane_now = app.account(&jane).await;

@@ -133,22 +133,7 @@ async fn concurrent_updates_of_different_fields_through_both_instances_all_persi
     let (a, b, _dir) = pair().await;
     a.add_user("john.s", "john@example.com").await;
     let token = Arc::new(a.log_on("john@example.com", PASSWORD).await);
-    let fields = [
-        "title",
-        "firstname",
-        "middlename",
-        "surname",
-        "nickname",
-        "position",
-        "company",
-        "tel",
-        "address",
-        "postcode",
-        "country",
-        "website",
-        "twitter",
-        "linkedin",
-    ];
+    let fields = roster::domain::TextField::ALL.map(roster::domain::TextField::name);
     let (a, b) = (Arc::new(a), Arc::new(b));
     let tasks: Vec<_> = fields
         .iter()

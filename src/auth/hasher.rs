@@ -208,19 +208,16 @@ impl Inner {
 
     fn verify(&self, password: &str, hash: Option<&str>) -> Verified {
         let real = hash.is_some();
-        let stored = hash.unwrap_or(&self.dummy);
-        let ok = match PasswordHash::new(stored) {
-            Ok(parsed) => self.matches(password, &parsed).unwrap_or(false),
-            Err(_) => {
-                // Keep the time of a real verification even for a corrupt stored hash.
-                let _ = self.verify(password, None);
-                false
-            }
+        let Ok(parsed) = PasswordHash::new(hash.unwrap_or(&self.dummy)) else {
+            // Keep the time of a real verification even for a corrupt stored hash.
+            let _ = self.verify(password, None);
+            return Verified::No;
         };
+        // Always computed, dummy or not: the time must not tell whether the account exists.
+        let ok = self.matches(password, &parsed).unwrap_or(false);
         if !(ok && real) {
             return Verified::No;
         }
-        let parsed = PasswordHash::new(stored).expect("parsed above");
         let current = parsed.algorithm == argon2::ARGON2ID_IDENT
             && Params::try_from(&parsed)
                 .map(|p| {

@@ -51,11 +51,7 @@ async fn a_user_added_by_the_cli_logs_on_over_http() {
     let out = roster(&app.db_url, &args, None);
     assert!(out.status.success(), "{}", text(&out));
     let reply = app
-        .post(
-            "/users/api/auth",
-            r#"{"email":"cli@example.com","password":"Cl1!secret"}"#,
-            None,
-        )
+        .try_log_on("cli@example.com", "Cl1!secret")
         .await;
     assert_eq!(reply.json()["user"], "Cleo");
 }
@@ -101,11 +97,7 @@ async fn the_cli_reads_a_password_from_stdin_and_applies_the_same_rules() {
     );
     assert!(ok.status.success(), "{}", text(&ok));
     let reply = app
-        .post(
-            "/users/api/auth",
-            r#"{"email":"s@example.com","password":"Cl1!secret"}"#,
-            None,
-        )
+        .try_log_on("s@example.com", "Cl1!secret")
         .await;
     assert_eq!(reply.json()["role"], "admin");
 }

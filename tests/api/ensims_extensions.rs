@@ -108,11 +108,7 @@ async fn registration_creates_a_normal_account_that_can_log_on() {
         r#"{"ok":true,"status":"Account registered successfully!"}"#
     );
     let logon = app
-        .post(
-            "/users/api/auth",
-            r#"{"email":"new@example.com","password":"S3cure!pass"}"#,
-            None,
-        )
+        .try_log_on("new@example.com", "S3cure!pass")
         .await;
     assert_eq!(logon.json()["user"], "Nia");
     assert_eq!(logon.json()["role"], "user");
@@ -185,11 +181,7 @@ async fn changing_ones_password_keeps_this_session_and_ends_the_others() {
     );
     app.log_on("john@example.com", "N3w!password").await;
     let old = app
-        .post(
-            "/users/api/auth",
-            &format!(r#"{{"email":"john@example.com","password":"{PASSWORD}"}}"#),
-            None,
-        )
+        .try_log_on("john@example.com", PASSWORD)
         .await;
     assert_eq!(old.json()["ok"], false);
 }

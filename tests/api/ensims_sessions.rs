@@ -15,11 +15,7 @@ const UNAUTHORIZED: &str = r#"{"ok":false,"status":"Unauthorized"}"#;
 async fn log_on_replies_with_the_auth_object_and_the_cookie_first() {
     let app = TestApp::spawn(BACKEND).await;
     let reply = app
-        .post(
-            "/users/api/auth",
-            r#"{"email":"admin@localhost","password":"Adm1n!pass-word"}"#,
-            None,
-        )
+        .try_log_on("admin@localhost", "Adm1n!pass-word")
         .await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(
@@ -61,18 +57,10 @@ async fn logon_is_an_alias_of_auth_and_shows_a_normal_user_as_user() {
 async fn unknown_email_and_wrong_password_give_identical_replies() {
     let app = TestApp::spawn(BACKEND).await;
     let unknown = app
-        .post(
-            "/users/api/auth",
-            r#"{"email":"nobody@example.com","password":"x"}"#,
-            None,
-        )
+        .try_log_on("nobody@example.com", "x")
         .await;
     let wrong = app
-        .post(
-            "/users/api/auth",
-            r#"{"email":"admin@localhost","password":"x"}"#,
-            None,
-        )
+        .try_log_on("admin@localhost", "x")
         .await;
     for reply in [&unknown, &wrong] {
         assert_eq!(reply.status, StatusCode::OK);
@@ -167,11 +155,7 @@ async fn check_in_and_log_off_ignore_whatever_body_arrives() {
 async fn the_raw_set_cookie_string_works_as_the_cookie_header() {
     let app = TestApp::spawn(BACKEND).await;
     let reply = app
-        .post(
-            "/users/api/auth",
-            r#"{"email":"admin@localhost","password":"Adm1n!pass-word"}"#,
-            None,
-        )
+        .try_log_on("admin@localhost", "Adm1n!pass-word")
         .await;
     let raw = reply.set_cookie();
     let get = app

@@ -222,11 +222,7 @@ async fn a_changed_email_becomes_the_login() {
     );
     assert_eq!(app.account(&token).await["email"], "John.Smith@example.org");
     let old = app
-        .post(
-            "/users/api/auth",
-            &format!(r#"{{"email":"john@example.com","password":"{PASSWORD}"}}"#),
-            None,
-        )
+        .try_log_on("john@example.com", PASSWORD)
         .await;
     assert_eq!(old.json()["ok"], false);
     app.log_on("john.smith@example.org", PASSWORD).await;

@@ -9,19 +9,15 @@ use super::BACKEND;
 
 const THROTTLED: &str = r#"{"ok":false,"status":"Too many attempts, try again later."}"#;
 
-fn credential(email: &str, password: &str) -> String {
-    json!({"email": email, "password": password}).to_string()
-}
-
 #[tokio::test]
 async fn the_sixth_log_on_after_five_failures_is_refused_even_with_the_right_password() {
     let app = TestApp::spawn(BACKEND).await;
     app.add_user("john.s", "john@example.com").await;
     for _ in 0..5 {
-        let reply = app.post("/users/api/auth", &credential("john@example.com", "wrong"), None).await;
+        let reply = app.try_log_on("john@example.com", "wrong").await;
         assert_eq!(reply.json()["ok"], false);
     }
-    let reply = app.post("/users/api/auth", &credential("john@example.com", PASSWORD), None).await;
+    let reply = app.try_log_on("john@example.com", PASSWORD).await;
     assert_eq!((reply.status, reply.text.as_str()), (StatusCode::TOO_MANY_REQUESTS, THROTTLED));
     let retry: u64 = reply.headers.get("retry-after").unwrap().to_str().unwrap().parse().unwrap();
     assert!((1..=2).contains(&retry), "{retry}");
@@ -30,9 +26,9 @@ async fn the_sixth_log_on_after_five_failures_is_refused_even_with_the_right_pas
     app.log_on("admin@localhost", ADMIN_PASSWORD).await;
     // An unknown email is counted the same way, so the two cannot be told apart.
     for _ in 0..5 {
-        app.post("/users/api/auth", &credential("ghost@example.com", "x"), None).await;
+        app.try_log_on("ghost@example.com", "x").await;
     }
-    let ghost = app.post("/users/api/auth", &credential("ghost@example.com", "x"), None).await;
+    let ghost = app.try_log_on("ghost@example.com", "x").await;
     assert_eq!(ghost.status, StatusCode::TOO_MANY_REQUESTS);
     // An admin's unlock ends the back-off.
     let actor = roster::domain::Actor::anonymous(roster::domain::Dialect::Cli, None);
@@ -52,7 +48,7 @@ async fn basic_failures_are_throttled_in_the_userapi_format() {
     reply.assert_error(StatusCode::TOO_MANY_REQUESTS, "C5010006", "Too many failed attempts, try again later.");
     assert!(reply.headers.get("retry-after").is_some());
     // The same account is throttled through ENSIMS too: one counter per account.
-    let ensims = app.post("/users/api/auth", &credential("john@example.com", PASSWORD), None).await;
+    let ensims = app.try_log_on("john@example.com", PASSWORD).await;
     assert_eq!(ensims.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
@@ -60,9 +56,9 @@ async fn basic_failures_are_throttled_in_the_userapi_format() {
 async fn fifty_failures_from_one_address_throttle_that_address() {
     let app = TestApp::spawn(BACKEND).await;
     for i in 0..50 {
-        app.post("/users/api/auth", &credential(&format!("nobody{i}@example.com"), "x"), None).await;
+        app.try_log_on(&format!("nobody{i}@example.com"), "x").await;
     }
-    let reply = app.post("/users/api/auth", &credential("admin@localhost", ADMIN_PASSWORD), None).await;
+    let reply = app.try_log_on("admin@localhost", ADMIN_PASSWORD).await;
     assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
@@ -95,7 +91,7 @@ async fn every_change_is_audited_with_old_and_new_values_and_secrets_hidden() {
     app.post("/jess_web/api/session", r#"{"jessUser":"TestUser","jessPwd":"jess-secret-9"}"#, Some(&token)).await;
     let body = json!({"password": PASSWORD, "newPassword": "N3w!password"}).to_string();
     app.post("/users/api/password", &body, Some(&token)).await;
-    app.post("/users/api/auth", &credential("john@example.com", "bad-guess-7"), None).await;
+    app.try_log_on("john@example.com", "bad-guess-7").await;
     app.admin("updateUser", r#"{"username":"john.s","locale":"ja-jp"}"#).await;
 
     let v = audit(&app, "username=john.s").await;

@@ -170,10 +170,15 @@ impl TestApp {
         self.send(Method::GET, path, None, cookie.as_deref()).await
     }
 
+    /// `POST /users/api/auth` with a credential object.
+    pub async fn try_log_on(&self, email: &str, password: &str) -> Reply {
+        let body = serde_json::json!({ "email": email, "password": password }).to_string();
+        self.post("/users/api/auth", &body, None).await
+    }
+
     /// Logs on and returns the token; panics unless it succeeds.
     pub async fn log_on(&self, email: &str, password: &str) -> String {
-        let body = serde_json::json!({ "email": email, "password": password }).to_string();
-        let reply = self.post("/users/api/auth", &body, None).await;
+        let reply = self.try_log_on(email, password).await;
         assert_eq!(reply.json()["ok"], true, "log on failed: {}", reply.text);
         reply.token()
     }
@@ -237,6 +242,13 @@ impl TestApp {
             req = req.header(reqwest::header::AUTHORIZATION, auth);
         }
         read(req.send().await.expect("the server answers")).await
+    }
+
+    /// `GET /userapi.do?action=getUsers` with an API token as the Basic credential.
+    pub async fn get_users_with_token(&self, token: &str) -> Reply {
+        let auth = format!("Basic {token}");
+        self.userapi(Method::GET, "action=getUsers", None, Some(&auth))
+            .await
     }
 
     /// POST an action as the default administrator.

@@ -171,11 +171,7 @@ async fn no_token_outlives_the_session_limit() {
     })
     .await;
     let reply = app
-        .post(
-            "/users/api/auth",
-            r#"{"email":"admin@localhost","password":"Adm1n!pass-word"}"#,
-            None,
-        )
+        .try_log_on("admin@localhost", "Adm1n!pass-word")
         .await;
     assert!(
         reply.set_cookie().contains("Max-Age=60"),

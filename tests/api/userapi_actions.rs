@@ -57,11 +57,7 @@ async fn the_seed_example_updates_email_and_locale_seen_by_both_dialects() {
     let token = app.log_on("johns@example.com", "Jo1!hnpass").await;
     assert_eq!(app.account(&token).await["email"], "johns@example.com");
     let old = app
-        .post(
-            "/users/api/auth",
-            r#"{"email":"john@example.com","password":"Jo1!hnpass"}"#,
-            None,
-        )
+        .try_log_on("john@example.com", "Jo1!hnpass")
         .await;
     assert_eq!(old.json()["ok"], false);
 }
@@ -94,21 +90,12 @@ async fn create_user_returns_a_token_that_is_a_complete_basic_credential() {
     let app = TestApp::spawn(BACKEND).await;
     let token = create_john(&app).await;
     let reply = app
-        .userapi(
-            Method::GET,
-            "action=getUsers",
-            None,
-            Some(&format!("Basic {token}")),
-        )
+        .get_users_with_token(&token)
         .await;
     assert_eq!(reply.status, StatusCode::OK);
     // And the password logs on through ENSIMS.
     let logon = app
-        .post(
-            "/users/api/auth",
-            r#"{"email":"john@example.com","password":"Jo1!hnpass"}"#,
-            None,
-        )
+        .try_log_on("john@example.com", "Jo1!hnpass")
         .await;
     assert_eq!(logon.json()["user"], "John");
 }
@@ -255,11 +242,7 @@ async fn an_ad_user_has_no_password_and_cannot_log_on_or_change_it() {
     let reply = app.admin("createUser", r#"[{"username":"dir.user","type":"ad","email":"dir@example.com","password":"Ignored1!x"}]"#).await;
     assert_eq!(reply.status, StatusCode::OK);
     let logon = app
-        .post(
-            "/users/api/auth",
-            r#"{"email":"dir@example.com","password":"Ignored1!x"}"#,
-            None,
-        )
+        .try_log_on("dir@example.com", "Ignored1!x")
         .await;
     assert_eq!(
         logon.text,
@@ -415,12 +398,7 @@ async fn change_password_code_rows_and_token_rotation() {
         "sessions revoked"
     );
     let with_old = app
-        .userapi(
-            Method::GET,
-            "action=getUsers",
-            None,
-            Some(&format!("Basic {old_token}")),
-        )
+        .get_users_with_token(&old_token)
         .await;
     with_old.assert_error(
         StatusCode::UNAUTHORIZED,
@@ -428,12 +406,7 @@ async fn change_password_code_rows_and_token_rotation() {
         "Authorization failed.",
     );
     let with_new = app
-        .userapi(
-            Method::GET,
-            "action=getUsers",
-            None,
-            Some(&format!("Basic {new_token}")),
-        )
+        .get_users_with_token(&new_token)
         .await;
     assert_eq!(with_new.status, StatusCode::OK);
     app.log_on("john@example.com", "N3w!password").await;
@@ -491,12 +464,7 @@ async fn delete_user_code_rows_and_revocation() {
         StatusCode::UNAUTHORIZED
     );
     let with_token = app
-        .userapi(
-            Method::GET,
-            "action=getUsers",
-            None,
-            Some(&format!("Basic {token}")),
-        )
+        .get_users_with_token(&token)
         .await;
     with_token.assert_error(
         StatusCode::UNAUTHORIZED,

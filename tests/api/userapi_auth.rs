@@ -193,12 +193,7 @@ async fn a_user_sees_only_themselves_and_changes_only_their_own_password() {
     );
     // But the token authenticates reads.
     let read = app
-        .userapi(
-            Method::GET,
-            "action=getUsers",
-            None,
-            Some(&format!("Basic {token}")),
-        )
+        .get_users_with_token(&token)
         .await;
     assert_eq!(read.status, StatusCode::OK);
 }

@@ -6,7 +6,7 @@ use base64::Engine;
 use ring::digest::{digest, SHA256};
 
 use super::manage::NewUser;
-use super::throttle::account_key;
+use super::throttle::{Check, Proof};
 use super::{Accounts, Error, Result};
 use crate::auth::{random_token, Verified};
 use crate::domain::{
@@ -128,60 +128,66 @@ impl Accounts {
             Err(Error::NotFound) => None,
             Err(e) => return Err(e),
         };
-        let key = account_key(account.as_ref(), username);
-        let had_failures = self.check_throttle(&key, actor).await?;
-        if let Some(account) = &account {
-            if self
+        let hash = account.as_ref().and_then(|a| a.password_hash.as_deref());
+        let verify = || async {
+            let Some(account) = &account else {
+                // Costs what a real check costs, so that an unknown name does not show.
+                self.hasher.verify(secret, None).await?;
+                return Ok(None);
+            };
+            let token = self
                 .store
                 .api_token_matches(account.id, &sha256_hex(secret))
-                .await?
-            {
-                return Ok(Caller {
-                    account: account.clone(),
-                    via: Via::Token,
-                });
+                .await?;
+            if token {
+                return Ok(Some(Proof::Token));
             }
-        }
-        let hash = account.as_ref().and_then(|a| a.password_hash.as_deref());
-        match (self.hasher.verify(secret, hash).await?, account) {
-            (Verified::Yes { .. }, Some(account)) => {
-                self.record_success(&key, had_failures).await?;
-                Ok(Caller {
-                    account,
-                    via: Via::Password,
-                })
-            }
-            (_, account) => {
-                self.record_failure(&key, actor, account.as_ref(), username)
-                    .await?;
-                Err(Error::BadCredentials)
-            }
-        }
+            Ok(match self.hasher.verify(secret, hash).await? {
+                Verified::Yes { .. } => Some(Proof::Password),
+                Verified::No => None,
+            })
+        };
+        let proof = self
+            .guarded(
+                Check::Basic,
+                account.as_ref(),
+                username,
+                secret,
+                actor,
+                verify,
+            )
+            .await?;
+        let account = account.ok_or(Error::BadCredentials)?;
+        let via = match proof {
+            Proof::Token => Via::Token,
+            Proof::Password => Via::Password,
+        };
+        Ok(Caller { account, via })
     }
 
     /// The configured admin key acts as the default administrator.
     pub async fn authenticate_admin_key(&self, key: &str, actor: &Actor) -> Result<Caller> {
-        let counter = account_key(None, "x-authorization");
-        self.check_throttle(&counter, actor).await?;
+        let admin = match self.account_by_username(super::manage::DEFAULT_ADMIN).await {
+            Ok(account) => Some(account),
+            Err(Error::NotFound) => None,
+            Err(e) => return Err(e),
+        };
         // Comparing digests keeps the comparison's time independent of the key's content.
-        let matches = self
-            .settings
-            .admin_key
-            .as_deref()
-            .is_some_and(|k| sha256_hex(key) == sha256_hex(k));
-        if !matches {
-            self.record_failure(&counter, actor, None, "x-authorization")
-                .await?;
-            return Err(Error::BadCredentials);
-        }
-        match self.account_by_username(super::manage::DEFAULT_ADMIN).await {
-            Ok(account) => Ok(Caller {
-                account,
-                via: Via::AdminKey,
-            }),
-            Err(Error::NotFound) => Err(Error::BadCredentials),
-            Err(e) => Err(e),
-        }
+        let verify = || async {
+            let matches = self
+                .settings
+                .admin_key
+                .as_deref()
+                .is_some_and(|k| sha256_hex(key) == sha256_hex(k));
+            Ok(matches.then_some(Proof::Password))
+        };
+        // One counter for the key, whoever it acts as.
+        self.guarded(Check::AdminKey, None, "x-authorization", key, actor, verify)
+            .await?;
+        Ok(Caller {
+            account: admin.ok_or(Error::BadCredentials)?,
+            via: Via::AdminKey,
+        })
     }
 
     /// `createUser` for one item: the admin dialect's rules, then the shared ones; returns

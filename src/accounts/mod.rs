@@ -4,6 +4,7 @@
 mod api;
 mod audit;
 mod cache;
+mod events;
 mod manage;
 mod passwords;
 mod profile;
@@ -114,6 +115,7 @@ pub struct Accounts {
     sealer: Arc<Sealer>,
     settings: Arc<Settings>,
     sessions: Arc<cache::SessionCache>,
+    flights: Arc<throttle::Flights>,
 }
 
 impl Accounts {
@@ -138,12 +140,18 @@ impl Accounts {
             sealer: Arc::new(sealer),
             settings: Arc::new(settings),
             sessions: Arc::default(),
+            flights: Arc::default(),
         })
     }
 
     /// The rules in force.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// How many password verifications (credential checks) this instance has run.
+    pub fn password_checks(&self) -> u64 {
+        self.hasher.verifications()
     }
 
     /// The store, for health checks and maintenance.

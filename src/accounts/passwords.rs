@@ -1,6 +1,7 @@
 //! Password changes: the policy, the history rule, hashing, and the sessions that go.
 
-use super::throttle::account_key;
+use super::events::security_event;
+use super::throttle::{Check, Proof};
 use super::{now, Accounts, Error, Result, SessionCtx};
 use crate::auth::Verified;
 use crate::domain::password::HISTORY_DEPTH;
@@ -20,18 +21,22 @@ impl Accounts {
         let account = self.session_account(ctx).await?;
         let actor = actor.as_account(account.id, &account.username);
         // Throttled like a log on: this is a password guess too.
-        let key = account_key(Some(&account), "");
-        let had_failures = self.check_throttle(&key, &actor).await?;
-        let verified = self
-            .hasher
-            .verify(current, account.password_hash.as_deref())
-            .await?;
-        if verified == Verified::No {
-            self.record_failure(&key, &actor, Some(&account), "")
-                .await?;
-            return Err(Error::BadCredentials);
-        }
-        self.record_success(&key, had_failures).await?;
+        let hash = account.password_hash.as_deref();
+        let verify = || async {
+            Ok(match self.hasher.verify(current, hash).await? {
+                Verified::Yes { .. } => Some(Proof::Password),
+                Verified::No => None,
+            })
+        };
+        self.guarded(
+            Check::CurrentPassword,
+            Some(&account),
+            "",
+            current,
+            &actor,
+            verify,
+        )
+        .await?;
         self.replace_password(&account, new, Some(&ctx.session.id), None, &actor)
             .await
     }
@@ -77,6 +82,7 @@ impl Accounts {
         self.store
             .set_password(account.id, change, now(), actor)
             .await?;
+        security_event("password_changed", Some(account.id), actor);
         Ok(())
     }
 

@@ -1,5 +1,6 @@
 //! Reading and partially updating one's own account; linking a JESS credential.
 
+use super::events::security_event;
 use super::{now, Accounts, Error, Result, SessionCtx};
 use crate::domain::profile::check_text;
 use crate::domain::{Account, AccountPatch, Actor, ProfileInput};
@@ -45,9 +46,13 @@ impl Accounts {
             .update_account(ctx.account_id(), &patch, expected_version, now(), &actor)
             .await
         {
-            Err(StoreError::NotFound) => Err(Error::Unauthorized),
-            other => Ok(other?),
+            Err(StoreError::NotFound) => return Err(Error::Unauthorized),
+            other => other?,
         }
+        if patch.email.is_some() {
+            security_event("email_changed", Some(ctx.account_id()), &actor);
+        }
+        Ok(())
     }
 
     /// Writes a validated patch; an empty patch writes nothing (but is still refused when
@@ -68,6 +73,9 @@ impl Accounts {
         self.store
             .update_account(current.id, patch, expected_version, now(), actor)
             .await?;
+        if patch.email.is_some() {
+            security_event("email_changed", Some(current.id), actor);
+        }
         Ok(())
     }
 

@@ -1,6 +1,6 @@
 //! Log on, check-in, confirm, log off, and turning a token back into a session.
 
-use super::throttle::account_key;
+use super::throttle::{Check, Proof};
 use super::{now, Accounts, Error, Result};
 use crate::auth::{random_token, Verified};
 use crate::domain::{email, Account, Actor, Session};
@@ -52,8 +52,8 @@ impl Accounts {
     }
 
     /// The account whose credentials these are; one Argon2 verification whatever happens.
-    /// Throttled per account and address (a correct password during the back-off is refused
-    /// too); failures are counted and audited.
+    /// Throttled per account and address, counted before the check (a correct password
+    /// during the back-off is refused too); failures are audited.
     pub(crate) async fn verify_credentials(
         &self,
         email: &str,
@@ -65,23 +65,28 @@ impl Accounts {
             Err(StoreError::NotFound) => None,
             Err(e) => return Err(e.into()),
         };
-        let key = account_key(account.as_ref(), email);
-        let had_failures = self.check_throttle(&key, actor).await?;
         let hash = account.as_ref().and_then(|a| a.password_hash.as_deref());
-        match (self.hasher.verify(password, hash).await?, account) {
-            (Verified::Yes { rehash }, Some(account)) => {
-                if let (Some(new), Some(old)) = (rehash, &account.password_hash) {
-                    self.store.rehash_password(account.id, old, &new).await?;
+        let verify = || async {
+            match (self.hasher.verify(password, hash).await?, &account) {
+                (Verified::Yes { rehash }, Some(account)) => {
+                    if let (Some(new), Some(old)) = (rehash, hash) {
+                        self.store.rehash_password(account.id, old, &new).await?;
+                    }
+                    Ok(Some(Proof::Password))
                 }
-                self.record_success(&key, had_failures).await?;
-                Ok(account)
+                _ => Ok(None),
             }
-            (_, account) => {
-                self.record_failure(&key, actor, account.as_ref(), email)
-                    .await?;
-                Err(Error::BadCredentials)
-            }
-        }
+        };
+        self.guarded(
+            Check::LogOn,
+            account.as_ref(),
+            email,
+            password,
+            actor,
+            verify,
+        )
+        .await?;
+        account.ok_or(Error::BadCredentials)
     }
 
     /// The live session a token names; `Unauthorized` for anything else.

@@ -2,6 +2,7 @@
 //! a burst of log-ons queues instead of starving every other request, and a thread that
 //! finishes a hash takes the next one at once.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use std::sync::{mpsc, Mutex};
@@ -26,6 +27,8 @@ pub enum Verified {
 #[derive(Clone)]
 pub struct Hasher {
     jobs: mpsc::Sender<Job>,
+    /// Credential verifications started (log-on guesses), for metrics and tests.
+    verifications: Arc<AtomicU64>,
 }
 
 /// Work for a hashing thread.
@@ -73,7 +76,10 @@ impl Hasher {
                 .spawn(move || work(&inner, &queue))
                 .map_err(|e| HashError(e.to_string()))?;
         }
-        Ok(Hasher { jobs })
+        Ok(Hasher {
+            jobs,
+            verifications: Arc::default(),
+        })
     }
 
     /// Hashes a new password.
@@ -85,10 +91,16 @@ impl Hasher {
     /// Verifies `password` against `hash`; with no hash, against the dummy so that the time
     /// taken says nothing about whether the account exists.
     pub async fn verify(&self, password: &str, hash: Option<&str>) -> Result<Verified, HashError> {
+        self.verifications.fetch_add(1, Ordering::Relaxed);
         let password = password.to_owned();
         let hash = hash.map(str::to_owned);
         self.run(move |inner| Ok(inner.verify(&password, hash.as_deref())))
             .await?
+    }
+
+    /// How many verifications were started since the hasher was made.
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
     }
 
     /// Whether `password` matches any of `hashes` (the history rule); one verification each.

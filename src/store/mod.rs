@@ -78,15 +78,36 @@ pub struct ThrottlePolicy {
     pub max_lock_ms: i64,
 }
 
+/// The first lock, in ms.
+const FIRST_LOCK_MS: i64 = 2000;
+
 impl ThrottlePolicy {
-    /// The lock after `failures` failures: none below the threshold, then 2 s doubling.
-    pub fn lock_ms(&self, failures: i64) -> i64 {
-        if failures < self.threshold {
+    /// The lock after `attempts` attempts: none below the threshold, then 2 s doubling.
+    pub fn lock_ms(&self, attempts: i64) -> i64 {
+        if attempts < self.threshold {
             return 0;
         }
-        let doublings = (failures - self.threshold).min(30) as u32;
-        2000i64.saturating_mul(1 << doublings).min(self.max_lock_ms)
+        let doublings = (attempts - self.threshold).min(30) as u32;
+        FIRST_LOCK_MS
+            .saturating_mul(1 << doublings)
+            .min(self.max_lock_ms)
     }
+
+    /// How many doublings past the threshold reach the longest lock (the SQL caps there).
+    fn doublings_to_max(&self) -> i64 {
+        (0..31)
+            .find(|&d| FIRST_LOCK_MS.saturating_mul(1 << d) >= self.max_lock_ms)
+            .unwrap_or(31)
+    }
+}
+
+/// The outcome of [`Store::throttle_attempt`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// Let through: the credential may be checked. The attempt's number in the window.
+    Counted(i64),
+    /// Refused without a check: the key is locked until this time (unix ms).
+    Refused(i64),
 }
 
 /// Every persistent operation Roster needs; each call is atomic.
@@ -178,17 +199,24 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the sessions that ended before `now`.
     async fn purge_sessions(&self, now: i64) -> StoreResult<u64>;
 
-    /// The counters that exist among `keys`, with their lock end (unix ms; 0: not locked).
-    async fn throttle_state(&self, keys: &[&str]) -> StoreResult<Vec<(String, i64)>>;
-
-    /// Counts a failure for `key`; from `policy.threshold` failures on, locks it with
-    /// exponential back-off. Returns the failure count.
-    async fn throttle_failure(
+    /// Counts an attempt for `key` *before* its credential is checked, in one statement:
+    /// while the key is locked the attempt is refused and nothing is counted; otherwise it
+    /// is counted and, from `policy.threshold` attempts on, the key is locked at once (2 s
+    /// doubling), so that attempts sent together cannot get past the limit.
+    async fn throttle_attempt(
         &self,
         key: &str,
         policy: &ThrottlePolicy,
         now_ms: i64,
-    ) -> StoreResult<i64>;
+    ) -> StoreResult<Attempt>;
+
+    /// A successful attempt, counted as number `count`, clears the counter of `key` unless
+    /// later attempts were counted since.
+    async fn throttle_success(&self, key: &str, count: i64) -> StoreResult<()>;
+
+    /// Takes one counted attempt back (a success from a shared address); below the
+    /// threshold the lock is lifted.
+    async fn throttle_release(&self, key: &str, policy: &ThrottlePolicy) -> StoreResult<()>;
 
     /// Clears the counter of `key` (a success, or an admin's unlock).
     async fn throttle_clear(&self, key: &str) -> StoreResult<()>;

@@ -8,7 +8,7 @@ use sqlx::{PgPool, Postgres, QueryBuilder};
 use super::cache::AccountCache;
 use super::rows::{record, update_record, AccountRow, AuditRow, SessionRow, ACCOUNT_COLUMNS};
 use super::sql::sql_store;
-use super::{PasswordChange, Store, StoreError, StoreResult, ThrottlePolicy, Update};
+use super::{Attempt, PasswordChange, Store, StoreError, StoreResult, ThrottlePolicy, Update};
 use crate::domain::{
     Account, AccountPatch, Actor, AuditRecord, Change, NewAccount, Session, TextField,
 };

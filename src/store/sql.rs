@@ -411,39 +411,57 @@ macro_rules! sql_store {
                 Ok(done.rows_affected())
             }
 
-            async fn throttle_state(&self, keys: &[&str]) -> StoreResult<Vec<(String, i64)>> {
-                let mut q = QueryBuilder::<$db>::new("SELECT key, locked_until FROM throttle WHERE key IN (");
-                let mut list = q.separated(", ");
-                for key in keys {
-                    list.push_bind(*key);
-                }
-                q.push(")");
-                Ok(q.build_query_as().fetch_all(&self.reader).await?)
+            async fn throttle_attempt(&self, key: &str, policy: &ThrottlePolicy, now_ms: i64) -> StoreResult<Attempt> {
+                // The attempt's number, and whether the key was locked when it came; every
+                // SET expression sees the row as it was before this statement.
+                const NUMBER: &str = "CASE WHEN throttle.updated_at < $3 THEN 1 ELSE throttle.failures + 1 END";
+                const LOCKED: &str = "throttle.locked_until > $2";
+                let sql = format!(
+                    "INSERT INTO throttle (key, failures, locked_until, updated_at, denied) \
+                     VALUES ($1, 1, $7, $2, 0) ON CONFLICT (key) DO UPDATE SET \
+                     denied = CASE WHEN {LOCKED} THEN throttle.denied + 1 ELSE 0 END, \
+                     failures = CASE WHEN {LOCKED} THEN throttle.failures ELSE {NUMBER} END, \
+                     updated_at = CASE WHEN {LOCKED} THEN throttle.updated_at ELSE $2 END, \
+                     locked_until = CASE WHEN {LOCKED} THEN throttle.locked_until \
+                       WHEN {NUMBER} < $4 THEN 0 \
+                       WHEN {NUMBER} - $4 >= $5 THEN $2 + $6 \
+                       ELSE $2 + (CAST(2000 AS BIGINT) << CAST({NUMBER} - $4 AS INTEGER)) END \
+                     RETURNING failures, locked_until, denied"
+                );
+                let first_lock = policy.lock_ms(1);
+                let (number, locked_until, denied): (i64, i64, i64) = sqlx::query_as(&sql)
+                    .bind(key)
+                    .bind(now_ms)
+                    .bind(now_ms - policy.window_ms)
+                    .bind(policy.threshold)
+                    .bind(policy.doublings_to_max())
+                    .bind(policy.max_lock_ms)
+                    .bind(if first_lock > 0 { now_ms + first_lock } else { 0 })
+                    .fetch_one(&self.writer)
+                    .await?;
+                Ok(if denied > 0 { Attempt::Refused(locked_until) } else { Attempt::Counted(number) })
             }
 
-            async fn throttle_failure(&self, key: &str, policy: &ThrottlePolicy, now_ms: i64) -> StoreResult<i64> {
-                let mut tx = self.writer.begin().await?;
-                let (failures,): (i64,) = sqlx::query_as(
-                    "INSERT INTO throttle (key, failures, locked_until, updated_at) VALUES ($1, 1, 0, $2) \
-                     ON CONFLICT (key) DO UPDATE SET updated_at = $2, failures = CASE \
-                     WHEN throttle.updated_at < $3 THEN 1 ELSE throttle.failures + 1 END \
-                     RETURNING failures",
+            async fn throttle_success(&self, key: &str, count: i64) -> StoreResult<()> {
+                sqlx::query("DELETE FROM throttle WHERE key = $1 AND failures <= $2")
+                    .bind(key)
+                    .bind(count)
+                    .execute(&self.writer)
+                    .await?;
+                Ok(())
+            }
+
+            async fn throttle_release(&self, key: &str, policy: &ThrottlePolicy) -> StoreResult<()> {
+                sqlx::query(
+                    "UPDATE throttle SET failures = failures - 1, locked_until = CASE \
+                     WHEN failures - 1 < $2 THEN 0 ELSE locked_until END \
+                     WHERE key = $1 AND failures > 0",
                 )
                 .bind(key)
-                .bind(now_ms)
-                .bind(now_ms - policy.window_ms)
-                .fetch_one(&mut *tx)
+                .bind(policy.threshold)
+                .execute(&self.writer)
                 .await?;
-                let lock = policy.lock_ms(failures);
-                if lock > 0 {
-                    sqlx::query("UPDATE throttle SET locked_until = $1 WHERE key = $2")
-                        .bind(now_ms + lock)
-                        .bind(key)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                tx.commit().await?;
-                Ok(failures)
+                Ok(())
             }
 
             async fn throttle_clear(&self, key: &str) -> StoreResult<()> {

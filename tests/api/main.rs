@@ -15,6 +15,9 @@ macro_rules! suite {
             /// The store every test of this copy of the suite runs on.
             pub const BACKEND: crate::helpers::Backend = $backend;
 
+            mod brute_force {
+                include!("brute_force.rs");
+            }
             mod cli {
                 include!("cli.rs");
             }

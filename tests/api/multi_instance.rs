@@ -214,3 +214,36 @@ async fn the_sixth_failure_through_b_after_five_through_a_is_throttled() {
         "Too many failed attempts, try again later.",
     );
 }
+
+#[tokio::test]
+async fn a_burst_of_guesses_split_over_two_instances_gets_at_most_five_checks() {
+    let (a, b, _dir) = pair().await;
+    let before = a.accounts.password_checks() + b.accounts.password_checks();
+    let sent: Vec<_> = (0..=100)
+        .map(|i| {
+            let app = if i % 2 == 0 { &a } else { &b };
+            let password = if i == 50 {
+                ADMIN_PASSWORD.to_owned()
+            } else {
+                format!("Wr0ng!{i}")
+            };
+            let req = app
+                .client
+                .post(app.url("/users/api/auth"))
+                .json(&json!({"email": "admin@localhost", "password": password}));
+            tokio::spawn(async move { req.send().await.expect("answered").status() })
+        })
+        .collect();
+    let mut throttled = 0;
+    for reply in sent {
+        if reply.await.unwrap() == StatusCode::TOO_MANY_REQUESTS {
+            throttled += 1;
+        }
+    }
+    let checks = a.accounts.password_checks() + b.accounts.password_checks() - before;
+    assert!(
+        checks <= 5,
+        "{checks} password checks across the two instances"
+    );
+    assert!(throttled >= 96, "only {throttled} refused");
+}

@@ -7,7 +7,7 @@ use roster::domain::{
     AccountKind, AccountPatch, Email, NewAccount, Role, Session, TextField, Username,
 };
 use roster::domain::{Actor, Dialect};
-use roster::store::{self, PasswordChange, Store, StoreError, UniqueField};
+use roster::store::{self, Attempt, PasswordChange, Store, StoreError, UniqueField};
 
 use crate::helpers::{fresh_store, Backend};
 
@@ -304,25 +304,101 @@ async fn audit_and_throttle(backend: Backend) {
         window_ms: 60_000,
         max_lock_ms: 10_000,
     };
-    assert_eq!(s.throttle_state(&["k"]).await.unwrap(), []);
-    assert_eq!(s.throttle_failure("k", &policy, 1_000).await.unwrap(), 1);
+    let attempt = |key: &'static str, at: i64| {
+        let s = s.clone();
+        async move { s.throttle_attempt(key, &policy, at).await.unwrap() }
+    };
+    assert_eq!(attempt("k", 1_000).await, Attempt::Counted(1));
     assert_eq!(
-        s.throttle_state(&["k", "other"]).await.unwrap(),
-        [("k".to_string(), 0)]
-    );
-    assert_eq!(s.throttle_failure("k", &policy, 2_000).await.unwrap(), 2);
-    assert_eq!(
-        s.throttle_state(&["k"]).await.unwrap(),
-        [("k".to_string(), 4_000)],
-        "locked 2 s after the 2nd"
+        attempt("k", 2_000).await,
+        Attempt::Counted(2),
+        "the 2nd is checked"
     );
     assert_eq!(
-        s.throttle_failure("k", &policy, 200_000).await.unwrap(),
-        1,
-        "old failures are forgotten"
+        attempt("k", 3_000).await,
+        Attempt::Refused(4_000),
+        "locked 2 s from the 2nd"
+    );
+    assert_eq!(
+        attempt("k", 4_000).await,
+        Attempt::Counted(3),
+        "let through when the lock ends"
+    );
+    assert_eq!(
+        attempt("k", 5_000).await,
+        Attempt::Refused(8_000),
+        "then 4 s"
+    );
+    assert_eq!(attempt("k", 8_000).await, Attempt::Counted(4));
+    assert_eq!(attempt("k", 16_000).await, Attempt::Counted(5), "8 s");
+    assert_eq!(
+        attempt("k", 16_001).await,
+        Attempt::Refused(26_000),
+        "capped at 10 s"
+    );
+    s.throttle_success("k", 5).await.unwrap();
+    assert_eq!(
+        attempt("k", 16_002).await,
+        Attempt::Counted(1),
+        "a success clears"
+    );
+    assert_eq!(
+        attempt("k", 100_000).await,
+        Attempt::Counted(1),
+        "old attempts are forgotten"
+    );
+    assert_eq!(attempt("k", 100_001).await, Attempt::Counted(2));
+    s.throttle_success("k", 1).await.unwrap();
+    assert_eq!(
+        attempt("k", 100_002).await,
+        Attempt::Refused(102_001),
+        "a success does not clear attempts counted after it"
     );
     s.throttle_clear("k").await.unwrap();
-    assert_eq!(s.throttle_state(&["k"]).await.unwrap(), []);
+    assert_eq!(attempt("k", 100_003).await, Attempt::Counted(1), "unlocked");
+
+    assert_eq!(attempt("a", 1).await, Attempt::Counted(1));
+    assert_eq!(attempt("a", 2).await, Attempt::Counted(2));
+    s.throttle_release("a", &policy).await.unwrap();
+    assert_eq!(
+        attempt("a", 3).await,
+        Attempt::Counted(2),
+        "a released attempt lifts the lock below the threshold"
+    );
+}
+
+/// 100 attempts at once on one key (through two stores on one database where the backend
+/// allows several instances): exactly the threshold's number is let through.
+async fn throttle_under_concurrency(backend: Backend) {
+    let (url, _dir) = fresh_store(backend).await;
+    let first = store::open(&url).await.unwrap();
+    first.migrate().await.unwrap();
+    let second = match backend {
+        Backend::Postgres => store::open(&url).await.unwrap(),
+        Backend::Sqlite => first.clone(),
+    };
+    let policy = roster::store::ThrottlePolicy {
+        threshold: 5,
+        window_ms: 60_000,
+        max_lock_ms: 60_000,
+    };
+    let now = 1_000_000;
+    let attempts = (0..100).map(|i| {
+        let s = if i % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        tokio::spawn(async move { s.throttle_attempt("k", &policy, now).await.unwrap() })
+    });
+    let mut counted = Vec::new();
+    for attempt in attempts {
+        if let Attempt::Counted(n) = attempt.await.unwrap() {
+            counted.push(n);
+        }
+    }
+    counted.sort();
+    assert_eq!(counted, [1, 2, 3, 4, 5]);
 }
 
 #[tokio::test]
@@ -333,4 +409,14 @@ async fn sqlite_audit_and_throttle() {
 #[tokio::test]
 async fn postgres_audit_and_throttle() {
     audit_and_throttle(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn sqlite_throttle_under_concurrency() {
+    throttle_under_concurrency(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_throttle_under_concurrency() {
+    throttle_under_concurrency(Backend::Postgres).await;
 }

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use super::common_passwords;
+
 /// Which set of rules a new password must satisfy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PasswordPolicy {
@@ -37,8 +39,12 @@ pub enum PolicyViolation {
     NoSpecial,
     /// Contains the user name.
     ContainsUsername,
-    /// Found in the common-password list.
+    /// Found in the common-password list (also once normalised).
     Common,
+    /// White space, or one or two characters repeated.
+    Blank,
+    /// `strict`: too easy to guess (a zxcvbn score below 3).
+    Weak,
     /// Equals one of the previous six passwords.
     Reused,
 }
@@ -59,6 +65,10 @@ impl fmt::Display for PolicyViolation {
             }
             PolicyViolation::ContainsUsername => f.write_str("it must not contain the user name"),
             PolicyViolation::Common => f.write_str("it is a commonly used password"),
+            PolicyViolation::Blank => {
+                f.write_str("it must not be blank or one or two characters repeated")
+            }
+            PolicyViolation::Weak => f.write_str("it is too easy to guess"),
             PolicyViolation::Reused => {
                 f.write_str("it must not equal any of the previous six passwords")
             }
@@ -89,11 +99,17 @@ impl PasswordPolicy {
         if len > MAX_LEN {
             return Err(PolicyViolation::TooLong);
         }
+        if common_passwords::is_blankish(password) {
+            return Err(PolicyViolation::Blank);
+        }
         if self == PasswordPolicy::Compat {
             check_composition(password, username)?;
         }
-        if super::common_passwords::contains(password) {
+        if common_passwords::contains(password) {
             return Err(PolicyViolation::Common);
+        }
+        if self == PasswordPolicy::Strict && !common_passwords::is_strong(password, username) {
+            return Err(PolicyViolation::Weak);
         }
         Ok(())
     }
@@ -153,11 +169,46 @@ mod tests {
     fn common_passwords_are_refused_by_both_policies() {
         assert_eq!(Strict.check("password1234", "u"), Err(Common));
         assert_eq!(Compat.check("P@ssw0rd", "u"), Err(Common));
-        assert_eq!(
-            Compat.check("Qwerty123!", "u"),
-            Ok(()),
-            "not itself on the list"
-        );
+    }
+
+    #[test]
+    fn common_words_with_digits_and_symbols_around_them_are_refused() {
+        for p in ["Password1!", "Passw0rd!2024", "Qwerty123!", "!!Dragon99"] {
+            assert_eq!(Compat.check(p, "u"), Err(Common), "{p}");
+        }
+        for p in ["password123456", "1234567890!!", "Password2024!"] {
+            assert_eq!(Strict.check(p, "u"), Err(Common), "{p}");
+        }
+    }
+
+    #[test]
+    fn blank_and_repeated_passwords_are_refused() {
+        assert_eq!(Strict.check(&" ".repeat(12), "u"), Err(Blank));
+        assert_eq!(Strict.check("aaaaaaaaaaaa", "u"), Err(Blank));
+        assert_eq!(Strict.check("ab ab ab ab ab", "u"), Err(Blank));
+    }
+
+    #[test]
+    fn strict_wants_a_password_that_is_hard_to_guess() {
+        assert_eq!(Strict.check("abcdefghijkl", "u"), Err(Weak));
+        assert_eq!(Strict.check("abcdabcdabcd", "u"), Err(Weak));
+        assert_eq!(Strict.check("zxcvbnmasdfg", "u"), Err(Weak));
+        assert_eq!(Strict.check("plain lower words here", "u"), Ok(()));
+    }
+
+    #[test]
+    fn the_published_example_passwords_pass_compat() {
+        // The README's, the spec's and the test suite's examples.
+        for p in [
+            "Jo1!hnpass",
+            "N3w!password",
+            "S3cure!pass",
+            "Adm1n!pass-word",
+            "R4ce!pass",
+            "Tr1cky!x",
+        ] {
+            assert_eq!(Compat.check(p, "john.s"), Ok(()), "{p}");
+        }
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! The PostgreSQL backend: one pool shared by any number of Roster instances.
 
+use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, QueryBuilder};
+use tokio_rustls::rustls;
 
 use super::cache::AccountCache;
 use super::rows::{record, update_record, AccountRow, AuditRow, SessionRow, ACCOUNT_COLUMNS};
@@ -41,6 +43,24 @@ impl PostgresStore {
         })
     }
 
+    /// Why `open(url)` failed, for an operator: names the server (host:port) and says
+    /// when TLS was the cause. It never quotes the URL, which may hold a password.
+    pub fn connect_error(url: &str, err: &sqlx::Error) -> String {
+        let server = PgConnectOptions::from_str(url)
+            .map(|o| format!(" at {}:{}", o.get_host(), o.get_port()))
+            .unwrap_or_default();
+        match tls_failure(err) {
+            Some(TlsFailure::Verification(cause)) => format!(
+                "TLS verification of the PostgreSQL server{server} failed: {cause} \
+                 (check sslrootcert: the CA that signed the server's certificate; and sslmode)"
+            ),
+            Some(TlsFailure::Other(cause)) => {
+                format!("TLS to the PostgreSQL server{server} failed: {cause}")
+            }
+            None => format!("cannot connect to the PostgreSQL database{server}: {err}"),
+        }
+    }
+
     /// One partial update inside `tx`, with its audit record. The update itself is a
     /// single statement: when it fails (a taken email) it has changed nothing, so the
     /// transaction can go on without it.
@@ -71,6 +91,30 @@ impl PostgresStore {
         Self::update_in(&mut tx, &update).await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// A connection that failed in its TLS layer.
+enum TlsFailure {
+    /// The server's certificate was refused (unknown CA, wrong name, expired...).
+    Verification(String),
+    /// Anything else: the server has TLS off, an unreadable `sslrootcert`...
+    Other(String),
+}
+
+/// sqlx reports a failed handshake as an I/O error around the rustls error, and the
+/// other TLS failures as `Error::Tls`.
+fn tls_failure(err: &sqlx::Error) -> Option<TlsFailure> {
+    match err {
+        sqlx::Error::Tls(cause) => Some(TlsFailure::Other(cause.to_string())),
+        sqlx::Error::Io(io) => match io.get_ref()?.downcast_ref::<rustls::Error>()? {
+            cause @ (rustls::Error::InvalidCertificate(_)
+            | rustls::Error::InvalidCertRevocationList(_)) => {
+                Some(TlsFailure::Verification(cause.to_string()))
+            }
+            cause => Some(TlsFailure::Other(cause.to_string())),
+        },
+        _ => None,
     }
 }
 

@@ -30,6 +30,7 @@ pub struct PostgresStore {
 impl PostgresStore {
     /// Connects to the database a `postgres://` URL names.
     pub async fn open(url: &str) -> Result<PostgresStore, sqlx::Error> {
+        check_root_cert(url)?;
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
             .acquire_timeout(Duration::from_secs(10))
@@ -92,6 +93,30 @@ impl PostgresStore {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// sqlx reads `sslrootcert` only in the `verify-*` modes, at the first connection, and
+/// reports a missing file as a bare "No such file or directory": say which file.
+fn check_root_cert(url: &str) -> Result<(), sqlx::Error> {
+    use sqlx::postgres::PgSslMode;
+    let verifies = PgConnectOptions::from_str(url).is_ok_and(|o| {
+        matches!(
+            o.get_ssl_mode(),
+            PgSslMode::VerifyCa | PgSslMode::VerifyFull
+        )
+    });
+    let Some(url) = url::Url::parse(url).ok().filter(|_| verifies) else {
+        return Ok(());
+    };
+    let names = ["sslrootcert", "ssl-root-cert", "ssl-ca"];
+    for (_, path) in url.query_pairs().filter(|(k, _)| names.contains(&&**k)) {
+        if let Err(e) = std::fs::File::open(&*path) {
+            return Err(sqlx::Error::Tls(
+                format!("cannot read sslrootcert {path}: {e}").into(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A connection that failed in its TLS layer.

@@ -185,3 +185,17 @@ async fn a_host_name_the_certificate_does_not_hold_stops_the_start() {
         assert!(err.contains("not valid for name"), "{mode}: {err}");
     }
 }
+
+#[tokio::test]
+async fn a_missing_root_certificate_file_is_named() {
+    let Some(tls) = tls_cluster() else { return };
+    let missing = tls.ca.with_file_name("missing-ca.pem");
+    let params = format!("sslmode=verify-full&sslrootcert={}", missing.display());
+    let err = start_error(&tls.url(&params).await).await;
+    let expected = format!("cannot read sslrootcert {}: ", missing.display());
+    assert!(
+        err.starts_with("TLS to the PostgreSQL server at 127.0.0.1:"),
+        "{err}"
+    );
+    assert!(err.contains(&expected), "{err}");
+}

@@ -246,12 +246,29 @@ pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, String> {
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         let store = PostgresStore::open(url)
             .await
-            .map_err(|e| format!("cannot connect to the PostgreSQL database: {e}"))?;
+            .map_err(|e| PostgresStore::connect_error(url, &e))?;
         Ok(std::sync::Arc::new(store))
     } else {
         Err(format!(
-            "unsupported --database-url {url:?}: use sqlite://PATH or postgres://…"
+            "unsupported --database-url {:?}: use sqlite://PATH or postgres://…",
+            without_password(url)
         ))
+    }
+}
+
+/// The URL with the password of its user info (`scheme://user:PASSWORD@host`) replaced by
+/// `***`: a mistyped scheme must not put the password into an error message or a log.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+        None => url.to_owned(),
     }
 }
 
@@ -292,6 +309,16 @@ mod tests {
             .collect();
         names.sort();
         names
+    }
+
+    #[test]
+    fn an_unsupported_url_is_quoted_without_its_password() {
+        assert_eq!(
+            super::without_password("postgress://roster:s3cr@t@db:5432/roster?x=a@b"),
+            "postgress://roster:***@db:5432/roster?x=a@b"
+        );
+        assert_eq!(super::without_password("mysql://db/x"), "mysql://db/x");
+        assert_eq!(super::without_password("pg://u@db/x"), "pg://u@db/x");
     }
 
     #[test]

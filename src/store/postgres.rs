@@ -1,9 +1,11 @@
 //! The PostgreSQL backend: one pool shared by any number of Roster instances.
 
+use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, QueryBuilder};
+use tokio_rustls::rustls;
 
 use super::cache::AccountCache;
 use super::rows::{record, update_record, AccountRow, AuditRow, SessionRow, ACCOUNT_COLUMNS};
@@ -28,6 +30,7 @@ pub struct PostgresStore {
 impl PostgresStore {
     /// Connects to the database a `postgres://` URL names.
     pub async fn open(url: &str) -> Result<PostgresStore, sqlx::Error> {
+        check_root_cert(url)?;
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
             .acquire_timeout(Duration::from_secs(10))
@@ -39,6 +42,24 @@ impl PostgresStore {
             reader: pool,
             cache: AccountCache::new(false),
         })
+    }
+
+    /// Why `open(url)` failed, for an operator: names the server (host:port) and says
+    /// when TLS was the cause. It never quotes the URL, which may hold a password.
+    pub fn connect_error(url: &str, err: &sqlx::Error) -> String {
+        let server = PgConnectOptions::from_str(url)
+            .map(|o| format!(" at {}:{}", o.get_host(), o.get_port()))
+            .unwrap_or_default();
+        match tls_failure(err) {
+            Some(TlsFailure::Verification(cause)) => format!(
+                "TLS verification of the PostgreSQL server{server} failed: {cause} \
+                 (check sslrootcert: the CA that signed the server's certificate; and sslmode)"
+            ),
+            Some(TlsFailure::Other(cause)) => {
+                format!("TLS to the PostgreSQL server{server} failed: {cause}")
+            }
+            None => format!("cannot connect to the PostgreSQL database{server}: {err}"),
+        }
     }
 
     /// One partial update inside `tx`, with its audit record. The update itself is a
@@ -71,6 +92,54 @@ impl PostgresStore {
         Self::update_in(&mut tx, &update).await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// sqlx reads `sslrootcert` only in the `verify-*` modes, at the first connection, and
+/// reports a missing file as a bare "No such file or directory": say which file.
+fn check_root_cert(url: &str) -> Result<(), sqlx::Error> {
+    use sqlx::postgres::PgSslMode;
+    let verifies = PgConnectOptions::from_str(url).is_ok_and(|o| {
+        matches!(
+            o.get_ssl_mode(),
+            PgSslMode::VerifyCa | PgSslMode::VerifyFull
+        )
+    });
+    let Some(url) = url::Url::parse(url).ok().filter(|_| verifies) else {
+        return Ok(());
+    };
+    let names = ["sslrootcert", "ssl-root-cert", "ssl-ca"];
+    for (_, path) in url.query_pairs().filter(|(k, _)| names.contains(&&**k)) {
+        if let Err(e) = std::fs::File::open(&*path) {
+            return Err(sqlx::Error::Tls(
+                format!("cannot read sslrootcert {path}: {e}").into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A connection that failed in its TLS layer.
+enum TlsFailure {
+    /// The server's certificate was refused (unknown CA, wrong name, expired...).
+    Verification(String),
+    /// Anything else: the server has TLS off, an unreadable `sslrootcert`...
+    Other(String),
+}
+
+/// sqlx reports a failed handshake as an I/O error around the rustls error, and the
+/// other TLS failures as `Error::Tls`.
+fn tls_failure(err: &sqlx::Error) -> Option<TlsFailure> {
+    match err {
+        sqlx::Error::Tls(cause) => Some(TlsFailure::Other(cause.to_string())),
+        sqlx::Error::Io(io) => match io.get_ref()?.downcast_ref::<rustls::Error>()? {
+            cause @ (rustls::Error::InvalidCertificate(_)
+            | rustls::Error::InvalidCertRevocationList(_)) => {
+                Some(TlsFailure::Verification(cause.to_string()))
+            }
+            cause => Some(TlsFailure::Other(cause.to_string())),
+        },
+        _ => None,
     }
 }
 

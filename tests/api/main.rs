@@ -5,6 +5,7 @@ mod helpers;
 mod limits;
 mod multi_instance;
 mod pg;
+mod pg_tls;
 mod store_conformance;
 mod tls;
 

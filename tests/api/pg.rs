@@ -1,6 +1,7 @@
 //! A throwaway PostgreSQL cluster for the test process: `initdb` and the server binaries
 //! from `/usr/lib/postgresql/*/bin`, socket and data in a temp dir, a random port, and a
 //! fresh database per test. The server gets SIGTERM when this process exits (pdeathsig).
+//! `start` also makes clusters with TLS on (tests/api/pg_tls.rs).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,25 @@ use tempfile::TempDir;
 /// A running cluster.
 pub struct Cluster {
     port: u16,
+    tls: bool,
     _dir: TempDir,
+}
+
+/// How a cluster differs from the plain one the suite shares.
+#[derive(Default)]
+pub struct Options {
+    /// TLS on with this certificate and key (PEM), and only `hostssl` connections allowed.
+    pub tls: Option<ServerTls>,
+    /// A second loopback address to listen on besides 127.0.0.1 (a name not in a certificate).
+    pub also_listen_on: Option<&'static str>,
+}
+
+/// The server's side of TLS.
+pub struct ServerTls {
+    /// The certificate chain, PEM.
+    pub cert_pem: String,
+    /// Its private key, PEM.
+    pub key_pem: String,
 }
 
 static CLUSTER: OnceLock<Option<Cluster>> = OnceLock::new();
@@ -22,14 +41,30 @@ static NEXT_DB: AtomicU32 = AtomicU32::new(0);
 
 /// The cluster, started on first use; `None` where PostgreSQL is not installed (outside CI).
 pub fn cluster() -> Option<&'static Cluster> {
-    CLUSTER.get_or_init(start).as_ref()
+    CLUSTER
+        .get_or_init(|| {
+            let cluster = start(Options::default());
+            if cluster.is_none() {
+                eprintln!("PostgreSQL not installed: the postgres suite runs on SQLite instead");
+            }
+            cluster
+        })
+        .as_ref()
 }
 
 impl Cluster {
-    /// Creates an empty database and returns its URL.
+    /// The port the server listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Creates an empty database and returns its URL (without query parameters).
     pub async fn fresh_database(&self) -> String {
         let name = format!("roster_test_{}", NEXT_DB.fetch_add(1, Ordering::Relaxed));
-        let admin = format!("postgres://postgres@127.0.0.1:{}/postgres", self.port);
+        let mut admin = format!("postgres://postgres@127.0.0.1:{}/postgres", self.port);
+        if self.tls {
+            admin.push_str("?sslmode=require");
+        }
         let deadline = Instant::now() + Duration::from_secs(30);
         let pool = loop {
             match sqlx::PgPool::connect(&admin).await {
@@ -118,13 +153,48 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start() -> Option<Cluster> {
+/// Writes a file only its owner (the server user) may read: PostgreSQL refuses a key
+/// that others can read.
+fn write_private(path: &Path, contents: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, contents).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    if is_root() {
+        let status = Command::new("chown")
+            .arg("postgres:postgres")
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "chown of {}", path.display());
+    }
+}
+
+/// Puts the certificate and key into the data directory and allows only TLS over TCP
+/// (`local` stays for the socket); returns the server settings that turn TLS on.
+fn configure_tls(data: &Path, tls: &ServerTls) -> Vec<String> {
+    write_private(&data.join("server.crt"), &tls.cert_pem);
+    write_private(&data.join("server.key"), &tls.key_pem);
+    write_private(
+        &data.join("pg_hba.conf"),
+        "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+    );
+    [
+        "ssl=on",
+        "ssl_cert_file=server.crt",
+        "ssl_key_file=server.key",
+    ]
+    .into_iter()
+    .flat_map(|setting| ["-c".to_owned(), setting.to_owned()])
+    .collect()
+}
+
+/// Starts a cluster; `None` where PostgreSQL is not installed, a failure in CI.
+pub fn start(options: Options) -> Option<Cluster> {
     let Some(bin) = bin_dir() else {
         assert!(
             std::env::var("CI").is_err(),
             "PostgreSQL is required in CI: no /usr/lib/postgresql/*/bin/initdb"
         );
-        eprintln!("PostgreSQL not installed: the postgres suite runs on SQLite instead");
         return None;
     };
     remove_stale_clusters();
@@ -152,6 +222,14 @@ fn start() -> Option<Cluster> {
         "initdb failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let tls_settings = match &options.tls {
+        Some(tls) => configure_tls(&data, tls),
+        None => Vec::new(),
+    };
+    let listen = match options.also_listen_on {
+        Some(other) => format!("listen_addresses=127.0.0.1,{other}"),
+        None => "listen_addresses=127.0.0.1".to_owned(),
+    };
     let port = free_port();
     let (server, socket_dir) = (bin.join("postgres"), dir.path().to_owned());
     // The server is a child of a thread that lives as long as the process, so pdeathsig
@@ -162,7 +240,7 @@ fn start() -> Option<Cluster> {
             .arg(&data)
             .arg("-k")
             .arg(&socket_dir)
-            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
+            .args(["-p", &port.to_string(), "-c", &listen])
             .args([
                 "-c",
                 "max_connections=500",
@@ -171,6 +249,7 @@ fn start() -> Option<Cluster> {
                 "-c",
                 "full_page_writes=off",
             ])
+            .args(&tls_settings)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -185,5 +264,9 @@ fn start() -> Option<Cluster> {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    Some(Cluster { port, _dir: dir })
+    Some(Cluster {
+        port,
+        tls: options.tls.is_some(),
+        _dir: dir,
+    })
 }

@@ -2,6 +2,7 @@
 //! group commit for partial updates.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -37,7 +38,9 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if missing) the database file named by a `sqlite://` URL.
     pub async fn open(url: &str) -> Result<SqliteStore, sqlx::Error> {
-        let options = SqliteConnectOptions::from_str(url)?
+        let options = SqliteConnectOptions::from_str(url)?;
+        owner_only(options.get_filename())?;
+        let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // FULL: a transaction acknowledged to a client is on disk (the durability rule).
@@ -75,6 +78,37 @@ impl SqliteStore {
             .await
             .map_err(|_| closed())?;
         result.await.map_err(|_| closed())?
+    }
+}
+
+/// Creates the database file readable by its owner only, whatever the umask (it holds the
+/// signing key and live session ids); SQLite gives its `-wal` and `-shm` files the mode of
+/// the database file. An existing file readable by others is left as it is, with a warning.
+fn owner_only(path: &Path) -> Result<(), sqlx::Error> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if path.as_os_str().is_empty() || path == Path::new(":memory:") {
+        return Ok(());
+    }
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    match created {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let mode = std::fs::metadata(path)?.permissions().mode();
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    path = %path.display(),
+                    mode = format!("{:o}", mode & 0o777),
+                    "the database file is readable by other users: it holds the signing key \
+                     and live sessions; run chmod 600 on it (and its -wal and -shm files)"
+                );
+            }
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Integration tests: the real server over real HTTP, and the CLI binary. The whole suite
 //! runs twice, on SQLite and on PostgreSQL (a throwaway cluster this process starts).
 
+mod files_at_rest;
 mod helpers;
 mod limits;
 mod multi_instance;

@@ -139,10 +139,10 @@ async fn main() {
     enumeration(&client, &base, &accounts).await;
 }
 
-/// Unknown email vs wrong password: each attempt on its own account and its own forwarded
+/// Unknown email vs wrong password, interleaved: each attempt on its own account and its own forwarded
 /// address, so that throttling never answers in place of the password check.
 async fn enumeration(client: &reqwest::Client, base: &str, accounts: &roster::accounts::Accounts) {
-    const N: usize = 150;
+    const N: usize = 400;
     let actor = roster::domain::Actor::anonymous(roster::domain::Dialect::Cli, None);
     for i in 0..N {
         let user = roster::accounts::NewUser::local(

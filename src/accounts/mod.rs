@@ -66,6 +66,10 @@ pub enum Error {
     /// The JESS credential is empty or refused.
     #[error("JESS credential refused")]
     JessRejected,
+    /// The store cannot serve now (disk full, file gone, database unreachable): nothing was
+    /// changed; a retry may succeed.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
     /// Something failed that is not the caller's fault; details are logged, never replied.
     #[error("internal error: {0}")]
     Internal(String),
@@ -77,6 +81,7 @@ impl From<StoreError> for Error {
             StoreError::NotFound => Error::NotFound,
             StoreError::Conflict(field) => Error::Taken(field),
             StoreError::Stale => Error::Stale,
+            StoreError::Unavailable(cause) => Error::Unavailable(cause),
             StoreError::Other(e) => Error::Internal(e.to_string()),
         }
     }

@@ -84,6 +84,7 @@ enum Outcome {
     Proved(Proof),
     Refused(u64),
     Wrong,
+    Unavailable(String),
     Failed(String),
 }
 
@@ -163,6 +164,7 @@ impl Accounts {
                     Ok(Some(proof)) => Outcome::Proved(proof),
                     Ok(None) => Outcome::Wrong,
                     Err(Error::Throttled(seconds)) => Outcome::Refused(seconds),
+                    Err(Error::Unavailable(cause)) => Outcome::Unavailable(cause),
                     Err(e) => Outcome::Failed(e.to_string()),
                 }
             })
@@ -173,6 +175,7 @@ impl Accounts {
             Outcome::Proved(proof) => Ok(proof),
             Outcome::Wrong => Err(Error::BadCredentials),
             Outcome::Refused(seconds) => Err(Error::Throttled(seconds)),
+            Outcome::Unavailable(cause) => Err(Error::Unavailable(cause)),
             Outcome::Failed(cause) => Err(Error::Internal(cause)),
         }
     }

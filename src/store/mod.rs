@@ -24,8 +24,9 @@ pub enum UniqueField {
     Email,
 }
 
-/// What can go wrong in the store.
-#[derive(Debug, thiserror::Error)]
+/// What can go wrong in the store (cloneable: one failed group commit answers each of
+/// its requests).
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The row asked for does not exist.
     #[error("not found")]
@@ -36,9 +37,51 @@ pub enum StoreError {
     /// The account's version is not the one the caller expected.
     #[error("stale version")]
     Stale,
-    /// Anything else: the database is unreachable, corrupt, ...
+    /// The database cannot serve now: the disk is full, the file is read-only, removed or
+    /// replaced, the server is unreachable. Nothing was written; a retry may succeed.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else.
     #[error(transparent)]
-    Other(#[from] sqlx::Error),
+    Other(std::sync::Arc<sqlx::Error>),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> StoreError {
+        match unavailable(&err) {
+            true => StoreError::Unavailable(err.to_string()),
+            false => StoreError::Other(err.into()),
+        }
+    }
+}
+
+/// Whether an error says the database cannot serve for now, rather than that a statement
+/// is wrong: I/O, a full disk, a read-only or missing file, a lost connection.
+fn unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            match code.parse::<i32>() {
+                // SQLite primary codes (the low byte of the extended one): BUSY, LOCKED,
+                // READONLY, IOERR, CORRUPT, FULL, CANTOPEN, NOTADB.
+                Ok(n) => matches!(n & 0xff, 5 | 6 | 8 | 10 | 11 | 13 | 14 | 26),
+                // PostgreSQL SQLSTATE classes: connection exception, insufficient
+                // resources, operator intervention, read-only transaction.
+                Err(_) => {
+                    code.starts_with("08")
+                        || code.starts_with("53")
+                        || code.starts_with("57P")
+                        || code == "25006"
+                }
+            }
+        }
+        _ => false,
+    }
 }
 
 /// Shorthand for store results.
@@ -234,6 +277,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes audit records older than `before` (unix seconds).
     async fn purge_audit(&self, before: i64) -> StoreResult<u64>;
+
+    /// Whether the store can take writes now: a small real write, committed (so a full disk
+    /// or a read-only file shows), after the backend's own checks.
+    async fn ready(&self) -> StoreResult<()>;
 }
 
 /// Opens the store a URL names: `sqlite://…` (created if missing) or `postgres://…`.
@@ -292,7 +339,7 @@ impl StoreError {
         match conflict_of(&err) {
             Some(field) => StoreError::Conflict(field),
             None if matches!(err, sqlx::Error::RowNotFound) => StoreError::NotFound,
-            None => StoreError::Other(err),
+            None => StoreError::from(err),
         }
     }
 }

@@ -4,7 +4,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{Database, PgPool, Postgres, QueryBuilder, TransactionManager};
 use tokio_rustls::rustls;
 
 use super::cache::AccountCache;
@@ -35,6 +35,11 @@ impl PostgresStore {
             .max_connections(POOL_SIZE)
             .acquire_timeout(Duration::from_secs(10))
             .idle_timeout(Duration::from_secs(300))
+            // A connection left inside a transaction by a failed COMMIT is replaced.
+            .after_release(|conn, _| {
+                let depth = <Postgres as Database>::TransactionManager::get_transaction_depth(conn);
+                Box::pin(async move { Ok(depth == 0) })
+            })
             .connect(url)
             .await?;
         Ok(PostgresStore {
@@ -42,6 +47,11 @@ impl PostgresStore {
             reader: pool,
             cache: AccountCache::new(false),
         })
+    }
+
+    /// The backend's own readiness: nothing beyond the probe write.
+    fn check_health(&self) -> StoreResult<()> {
+        Ok(())
     }
 
     /// Why `open(url)` failed, for an operator: names the server (host:port) and says

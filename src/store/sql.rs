@@ -85,7 +85,7 @@ macro_rules! sql_store {
                 sqlx::migrate!($migrations)
                     .run(&self.writer)
                     .await
-                    .map_err(|e| StoreError::Other(e.into()))
+                    .map_err(|e| StoreError::from(sqlx::Error::from(e)))
             }
 
             async fn secret(&self, name: &str, fresh: &[u8]) -> StoreResult<Vec<u8>> {
@@ -493,6 +493,21 @@ macro_rules! sql_store {
                 .fetch_all(&self.reader)
                 .await?;
                 Ok(rows.into_iter().map(AuditRecord::from).collect())
+            }
+
+            async fn ready(&self) -> StoreResult<()> {
+                self.check_health()?;
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos());
+                sqlx::query(
+                    "INSERT INTO secrets (name, value) VALUES ('readiness-probe', $1) \
+                     ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                )
+                .bind(now.to_be_bytes().to_vec())
+                .execute(&self.writer)
+                .await?;
+                Ok(())
             }
 
             async fn purge_audit(&self, before: i64) -> StoreResult<u64> {

@@ -2,12 +2,14 @@
 //! group commit for partial updates.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+use sqlx::{Database, QueryBuilder, Sqlite, SqlitePool, TransactionManager};
 use tokio::sync::{mpsc, oneshot};
 
 use super::cache::AccountCache;
@@ -33,6 +35,63 @@ pub struct SqliteStore {
     // Only this process writes through this store (the CLI aside), so reads by id may be
     // served from memory for a moment.
     cache: AccountCache,
+    file: Arc<FileGuard>,
+}
+
+/// The database file this store opened, by identity (device and inode): a file removed or
+/// replaced while the server runs must not take writes (they would go to an unlinked inode,
+/// or to another database), and must never be recreated empty behind the operator's back.
+struct FileGuard {
+    path: PathBuf,
+    identity: Option<(u64, u64)>,
+    lost: Mutex<Option<String>>,
+}
+
+impl FileGuard {
+    fn new(path: &Path) -> FileGuard {
+        FileGuard {
+            path: path.to_owned(),
+            identity: identity(path),
+            lost: Mutex::new(None),
+        }
+    }
+
+    /// `Err` once the file is not the one opened; sticky until a restart.
+    fn check(&self) -> Result<(), String> {
+        let Some(expected) = self.identity else {
+            return Ok(()); // in memory
+        };
+        let mut lost = self.lost.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(reason) = &*lost {
+            return Err(reason.clone());
+        }
+        let now = identity(&self.path);
+        if now == Some(expected) {
+            return Ok(());
+        }
+        let what = if now.is_none() { "removed" } else { "replaced" };
+        let reason = format!(
+            "the database file {} was {what} while the server was running; writes are \
+             refused until it is restored and the server restarted",
+            self.path.display()
+        );
+        tracing::error!(path = %self.path.display(), "{reason}");
+        *lost = Some(reason.clone());
+        Err(reason)
+    }
+
+    fn check_sqlx(&self) -> Result<(), sqlx::Error> {
+        self.check()
+            .map_err(|reason| sqlx::Error::Io(std::io::Error::new(ErrorKind::NotFound, reason)))
+    }
+}
+
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    if path.as_os_str().is_empty() || path == Path::new(":memory:") {
+        return None;
+    }
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 impl SqliteStore {
@@ -40,8 +99,10 @@ impl SqliteStore {
     pub async fn open(url: &str) -> Result<SqliteStore, sqlx::Error> {
         let options = SqliteConnectOptions::from_str(url)?;
         owner_only(options.get_filename())?;
+        let file = Arc::new(FileGuard::new(options.get_filename()));
+        // The file exists now; a connection opened later must not create an empty one.
         let options = options
-            .create_if_missing(true)
+            .create_if_missing(false)
             .journal_mode(SqliteJournalMode::Wal)
             // FULL: a transaction acknowledged to a client is on disk (the durability rule).
             .synchronous(SqliteSynchronous::Full)
@@ -49,9 +110,29 @@ impl SqliteStore {
             .foreign_keys(true);
         // One writer: SQLite serialises writes anyway; queueing them in the pool avoids
         // SQLITE_BUSY storms under concurrent updates.
+        // Before each write the file's identity is checked, and a connection whose
+        // transaction state is not clean after use (a failed COMMIT that SQLite rolled back
+        // itself while sqlx still counts the transaction open) is replaced, never reused.
+        let (on_connect, on_acquire) = (file.clone(), file.clone());
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |_, _| {
+                let result = on_connect.check_sqlx();
+                Box::pin(async move { result })
+            })
+            .before_acquire(move |_, _| {
+                let result = on_acquire.check_sqlx().map(|()| true);
+                Box::pin(async move { result })
+            })
+            .after_release(|conn, _| {
+                let clean =
+                    <Sqlite as Database>::TransactionManager::get_transaction_depth(conn) == 0;
+                if !clean {
+                    tracing::warn!("the writer connection was left inside a transaction: replaced");
+                }
+                Box::pin(async move { Ok(clean) })
+            })
             .connect_with(options.clone())
             .await?;
         // Reads are served mostly from the account cache: two readers keep memory low.
@@ -66,13 +147,19 @@ impl SqliteStore {
             reader,
             updates,
             cache: AccountCache::new(true),
+            file,
         })
+    }
+
+    /// The backend's own readiness: the database file is still the one opened.
+    fn check_health(&self) -> StoreResult<()> {
+        self.file.check().map_err(StoreError::Unavailable)
     }
 
     /// Queues the update for the next group commit and waits until that commit is on disk.
     async fn apply_update(&self, update: Update) -> StoreResult<()> {
         let (done, result) = oneshot::channel();
-        let closed = || StoreError::Other(sqlx::Error::PoolClosed);
+        let closed = || StoreError::from(sqlx::Error::PoolClosed);
         self.updates
             .send((update, done))
             .await
@@ -144,27 +231,22 @@ async fn group_commit(writer: SqlitePool, mut queue: mpsc::Receiver<Job>) {
     }
 }
 
+/// The outcome of each update of the batch: its own refusal, or the batch's failure, or
+/// success once the `COMMIT` succeeded.
 async fn commit_batch(writer: &SqlitePool, batch: &[Job]) -> Vec<StoreResult<()>> {
-    let failed = |e: &dyn std::fmt::Display| {
-        tracing::error!(cause = %e, size = batch.len(), "group commit failed");
-        batch
-            .iter()
-            .map(|_| Err(StoreError::Other(sqlx::Error::Protocol(e.to_string()))))
-            .collect()
-    };
     match apply_batch(writer, batch).await {
         Ok(results) => results,
-        Err(e) => failed(&e),
+        Err(e) => {
+            tracing::error!(cause = %e, size = batch.len(), "group commit failed");
+            batch.iter().map(|_| Err(e.clone())).collect()
+        }
     }
 }
 
 /// One transaction for the batch: the rows read in one query and kept current in memory
 /// (an account may be updated twice in one batch), one `UPDATE` per update, the audit
 /// records in one `INSERT`, one `COMMIT`.
-async fn apply_batch(
-    writer: &SqlitePool,
-    batch: &[Job],
-) -> Result<Vec<StoreResult<()>>, sqlx::Error> {
+async fn apply_batch(writer: &SqlitePool, batch: &[Job]) -> StoreResult<Vec<StoreResult<()>>> {
     let mut tx = writer.begin().await?;
     let mut q = QueryBuilder::<Sqlite>::new(format!(
         "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id IN ("
@@ -198,8 +280,8 @@ async fn apply_batch(
             .await
             .map_err(StoreError::from_sqlx)
         {
-            Err(StoreError::Other(e)) => return Err(e),
-            Err(refused) => results.push(Err(refused)),
+            Err(refused @ StoreError::Conflict(_)) => results.push(Err(refused)),
+            Err(e) => return Err(e),
             Ok(_) => {
                 records.extend(update_record(update, old));
                 update.patch.apply(old);
@@ -207,9 +289,7 @@ async fn apply_batch(
             }
         }
     }
-    insert_audits(&mut tx, &records)
-        .await
-        .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+    insert_audits(&mut tx, &records).await?;
     tx.commit().await?;
     Ok(results)
 }

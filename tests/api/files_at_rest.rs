@@ -19,9 +19,18 @@ fn mode(path: &Path) -> u32 {
 async fn the_database_and_its_wal_and_shm_are_owner_only_under_umask_022() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("roster.db");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut child = Command::new("sh")
-        .args(["-c", "umask 022; exec \"$0\" \"$@\"", env!("CARGO_BIN_EXE_roster"), "serve"])
+        .args([
+            "-c",
+            "umask 022; exec \"$0\" \"$@\"",
+            env!("CARGO_BIN_EXE_roster"),
+            "serve",
+        ])
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .args(["--database-url", &format!("sqlite://{}", db.display())])
         .env("ROSTER_ADMIN_PASSWORD", ADMIN_PASSWORD)

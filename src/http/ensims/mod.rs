@@ -15,7 +15,7 @@ use super::AppState;
 use crate::accounts::{self, IssuedSession, NewUser};
 use crate::domain::{AccountKind, Dialect, Role};
 use input::{credential, if_match, object, profile_input, required_str, unwrap_data};
-pub use wire::{fail, AccountView, EnsimsError};
+pub use wire::{fail, AccountView, EnsimsError, UNAVAILABLE, UNAVAILABLE_RETRY};
 use wire::{AuthReply, Info, Reply, Status, UpdateReply, WithData};
 
 /// `GET /users/api/info`.

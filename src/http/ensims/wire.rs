@@ -22,7 +22,14 @@ pub enum EnsimsError {
     JessRejected,
     /// 429 with `Retry-After` (seconds).
     Throttled(u64),
+    /// 503 with `Retry-After`: the store cannot serve now.
+    Unavailable,
 }
+
+/// What a reply says while the store cannot serve (both dialects).
+pub const UNAVAILABLE: &str = "Service temporarily unavailable, try again later.";
+/// The `Retry-After` of such a reply, seconds.
+pub const UNAVAILABLE_RETRY: u64 = 5;
 
 /// `{"ok":false,"status":...}` with an HTTP status.
 pub fn fail(status: StatusCode, message: &str) -> Response {
@@ -67,6 +74,13 @@ impl IntoResponse for EnsimsError {
                     .insert(RETRY_AFTER, HeaderValue::from(seconds.max(1)));
                 response
             }
+            EnsimsError::Unavailable => {
+                let mut response = fail(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE);
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(UNAVAILABLE_RETRY));
+                response
+            }
             EnsimsError::JessRejected => Json(WithData {
                 ok: false,
                 status: "The supplied user and passwd pair does not match any record on JESS.",
@@ -108,6 +122,10 @@ impl From<accounts::Error> for EnsimsError {
                 StatusCode::PRECONDITION_FAILED,
                 "The account was changed since it was read; read it again.",
             ),
+            E::Unavailable(cause) => {
+                tracing::warn!(%cause, "request refused: the store is unavailable");
+                EnsimsError::Unavailable
+            }
             E::Internal(cause) => {
                 tracing::error!(%cause, "request failed");
                 EnsimsError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error.")

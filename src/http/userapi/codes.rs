@@ -8,6 +8,7 @@ use axum::Json;
 use serde::Serialize;
 
 use crate::accounts;
+use crate::http::ensims::{UNAVAILABLE, UNAVAILABLE_RETRY};
 use crate::store::UniqueField;
 
 /// The actions served, with their code digit.
@@ -77,6 +78,7 @@ pub(super) enum Fault {
     AdPassword,
     DefaultAdmin,
     Throttled(u64),
+    Unavailable,
     Internal,
 }
 
@@ -96,6 +98,7 @@ impl Fault {
             Fault::AdPassword => "040008",
             Fault::DefaultAdmin => "040009",
             Fault::Throttled(_) => "010006",
+            Fault::Unavailable => "050003",
             Fault::Internal => "050000",
         }
     }
@@ -106,6 +109,7 @@ impl Fault {
             Fault::AuthFailed | Fault::NotAdmin => StatusCode::UNAUTHORIZED,
             Fault::NoSuchUser => StatusCode::NOT_FOUND,
             Fault::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            Fault::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Fault::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -146,6 +150,7 @@ impl Fault {
             Fault::AdPassword => "Password of an Active Directory user cannot be changed.".into(),
             Fault::DefaultAdmin => "The default administrator user cannot be deleted.".into(),
             Fault::Throttled(_) => "Too many failed attempts, try again later.".into(),
+            Fault::Unavailable => UNAVAILABLE.into(),
             Fault::Internal => "Internal server error.".into(),
         }
     }
@@ -171,6 +176,10 @@ impl From<accounts::Error> for Fault {
             E::JessRejected => Fault::BadJson,
             E::Throttled(seconds) => Fault::Throttled(seconds),
             E::Stale => Fault::Internal,
+            E::Unavailable(cause) => {
+                tracing::warn!(%cause, "request refused: the store is unavailable");
+                Fault::Unavailable
+            }
             E::Internal(cause) => {
                 tracing::error!(%cause, "userapi request failed");
                 Fault::Internal
@@ -214,6 +223,9 @@ impl IntoResponse for Failure {
             }
             Fault::Throttled(seconds) => {
                 headers.insert(RETRY_AFTER, seconds.max(1).into());
+            }
+            Fault::Unavailable => {
+                headers.insert(RETRY_AFTER, UNAVAILABLE_RETRY.into());
             }
             Fault::Method(_) => {
                 let allow = if action.read_only() {

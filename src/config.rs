@@ -184,30 +184,38 @@ impl Config {
         if matches!(&self.admin_key, Some(k) if k.len() < 16) {
             return Err("--admin-key must be at least 16 characters long".into());
         }
-        self.origin_policy(self.listen)?;
+        self.public_origin()?;
+        self.listed_origins()?;
         self.rules.validate()
     }
 
     /// The origins of the cross-site check: the public URL's (default `http://<bound>`) and
-    /// the allowed ones; a malformed value is an error naming the setting.
+    /// the allowed ones.
     pub fn origin_policy(&self, bound: SocketAddr) -> Result<OriginPolicy, String> {
-        let own = match &self.public_url {
-            Some(url) => Origin::of_url(url.trim()).map_err(|e| format!("--public-url: {e}"))?,
-            None => {
-                Origin::of_url(&format!("http://{bound}")).map_err(|e| format!("--listen: {e}"))?
-            }
+        let own = match self.public_origin()? {
+            Some(origin) => origin,
+            None => Origin::of_url(&format!("http://{bound}"))?,
         };
-        let allowed = self
-            .allowed_origins
+        Ok(OriginPolicy {
+            own: Some(own),
+            allowed: self.listed_origins()?,
+        })
+    }
+
+    fn public_origin(&self) -> Result<Option<Origin>, String> {
+        self.public_url
+            .as_deref()
+            .map(|url| Origin::of_url(url.trim()).map_err(|e| format!("--public-url: {e}")))
+            .transpose()
+    }
+
+    fn listed_origins(&self) -> Result<Vec<Origin>, String> {
+        self.allowed_origins
             .iter()
             .map(|o| o.trim())
             .filter(|o| !o.is_empty())
             .map(|o| Origin::parse(o).map_err(|e| format!("--allowed-origins: {e}")))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(OriginPolicy {
-            own: Some(own),
-            allowed,
-        })
+            .collect()
     }
 }
 

@@ -7,6 +7,7 @@ mod multi_instance;
 mod pg;
 mod store_conformance;
 mod tls;
+mod transport;
 
 /// Includes the suite's files inside a module that fixes the backend (`super::BACKEND`).
 macro_rules! suite {
@@ -17,6 +18,9 @@ macro_rules! suite {
 
             mod cli {
                 include!("cli.rs");
+            }
+            mod csrf {
+                include!("csrf.rs");
             }
             mod crash {
                 include!("crash.rs");

@@ -146,12 +146,21 @@ async fn malformed_origin_settings_stop_the_start_with_a_clear_error() {
         ("ROSTER_PUBLIC_URL", "ftp://roster.example", "--public-url"),
     ];
     for (variable, value, named) in bad {
-        let out = Command::new(env!("CARGO_BIN_EXE_roster"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
             .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url])
             .env(variable, value)
             .env("ROSTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .output()
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap();
+        // A server that accepted the value would serve forever: stop it after a while.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{variable}={value} started");
         assert!(stderr.contains(named), "{variable}={value}: {stderr}");

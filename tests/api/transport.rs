@@ -128,8 +128,23 @@ async fn request_heads_over_64_kib_get_431() {
     }
 }
 
+/// Fails clearly when `CARGO_BIN_EXE_roster` is another build (a target dir shared between
+/// checkouts: the last build's binary wins) instead of failing on its missing features.
+fn assert_binary_is_this_build() {
+    let help = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&help.stdout).contains("--allowed-origins"),
+        "{} is not this checkout's build (shared target dir?): rebuild it and rerun",
+        env!("CARGO_BIN_EXE_roster")
+    );
+}
+
 #[tokio::test]
 async fn malformed_origin_settings_stop_the_start_with_a_clear_error() {
+    assert_binary_is_this_build();
     let (url, _dir) = fresh_store(Backend::Sqlite).await;
     let bad: [(&str, &str, &str); 4] = [
         (
@@ -217,6 +232,7 @@ fn lines_of<'a>(log: &'a str, request_id: &str) -> Vec<&'a str> {
 
 #[tokio::test]
 async fn security_events_are_logged_with_the_request_id_and_without_secrets() {
+    assert_binary_is_this_build();
     let (url, dir) = fresh_store(Backend::Sqlite).await;
     let log_path = dir.path().join("roster.log");
     let server = start(&url, std::fs::File::create(&log_path).unwrap()).await;

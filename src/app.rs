@@ -108,16 +108,18 @@ impl App {
             allow_registration: config.allow_registration,
             trust_proxy: config.trust_proxy,
         };
-        let router = http::router(
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+        let bound = listener.local_addr().map_err(|e| e.to_string())?;
+        let router = http::router_with(
             state,
             Limits {
                 body_limit: config.body_limit,
                 hsts: tls.is_some(),
             },
+            config.origin_policy(bound)?,
         );
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
         Ok(App {
             listener,
             router,

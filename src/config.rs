@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use crate::domain::PasswordPolicy;
+use crate::http::origin::{Origin, OriginPolicy};
 
 /// Where the account store lives; shared by every subcommand.
 #[derive(Args, Debug, Clone)]
@@ -140,6 +141,21 @@ pub struct Config {
     /// PEM private key for HTTPS.
     #[arg(long, env = "ROSTER_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+
+    /// The URL users reach the server at (default `http://<listen>`); its origin is the
+    /// server's own in the cross-site check.
+    #[arg(long, env = "ROSTER_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// Origins (`scheme://host[:port]`, comma separated) of web apps that may call the APIs
+    /// from a browser: they pass the cross-site check and get CORS headers with credentials.
+    #[arg(
+        long,
+        env = "ROSTER_ALLOWED_ORIGINS",
+        value_name = "LIST",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
 }
 
 impl Config {
@@ -168,7 +184,38 @@ impl Config {
         if matches!(&self.admin_key, Some(k) if k.len() < 16) {
             return Err("--admin-key must be at least 16 characters long".into());
         }
+        self.public_origin()?;
+        self.listed_origins()?;
         self.rules.validate()
+    }
+
+    /// The origins of the cross-site check: the public URL's (default `http://<bound>`) and
+    /// the allowed ones.
+    pub fn origin_policy(&self, bound: SocketAddr) -> Result<OriginPolicy, String> {
+        let own = match self.public_origin()? {
+            Some(origin) => origin,
+            None => Origin::of_url(&format!("http://{bound}"))?,
+        };
+        Ok(OriginPolicy {
+            own: Some(own),
+            allowed: self.listed_origins()?,
+        })
+    }
+
+    fn public_origin(&self) -> Result<Option<Origin>, String> {
+        self.public_url
+            .as_deref()
+            .map(|url| Origin::of_url(url.trim()).map_err(|e| format!("--public-url: {e}")))
+            .transpose()
+    }
+
+    fn listed_origins(&self) -> Result<Vec<Origin>, String> {
+        self.allowed_origins
+            .iter()
+            .map(|o| o.trim())
+            .filter(|o| !o.is_empty())
+            .map(|o| Origin::parse(o).map_err(|e| format!("--allowed-origins: {e}")))
+            .collect()
     }
 }
 

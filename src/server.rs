@@ -25,8 +25,8 @@ use tower_http::add_extension::AddExtension;
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// A client must finish the TLS handshake within this time.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Request heads larger than this are refused.
-const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// Request heads (request line, headers and the blank line) larger than this get 431.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// How long shutdown waits for in-flight requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -114,7 +114,10 @@ async fn serve_connection<S>(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
+        // `max_buf_size` alone bounds only the read buffer: a head that arrives in one read
+        // can be larger. `max_header_size` counts the parsed head itself.
         .max_buf_size(MAX_HEAD_BYTES)
+        .max_header_size(MAX_HEAD_BYTES)
         .keep_alive(true);
     let connection = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
     if let Err(e) = watcher.watch(connection).await {

@@ -8,7 +8,16 @@ pub async fn run(mut config: Config) -> Result<(), String> {
     config.admin_password = std::env::var("ROSTER_ADMIN_PASSWORD")
         .ok()
         .filter(|p| !p.is_empty());
+    let plain_public = plain_http_on_public_address(&config);
     let app = App::build(config).await?;
+    if plain_public {
+        tracing::warn!(
+            address = %app.local_addr(),
+            "serving plain HTTP on a non-loopback address: passwords and session tokens cross \
+             the network in clear text. Configure --tls-cert and --tls-key, or run behind a \
+             TLS-terminating proxy and pass --secure-cookie"
+        );
+    }
     if let Some(password) = app.generated_admin_password() {
         // Printed once, to the operator's terminal only (stderr), never to the log.
         eprintln!(
@@ -23,6 +32,11 @@ pub async fn run(mut config: Config) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Plain HTTP is for loopback and for running behind a TLS proxy (`security.md`, *Transport*).
+fn plain_http_on_public_address(config: &Config) -> bool {
+    config.tls_cert.is_none() && !config.secure_cookie && !config.listen.ip().is_loopback()
 }
 
 async fn shutdown_signal() {
@@ -43,5 +57,27 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(listen: &str) -> Config {
+        Config::for_tests(listen.parse().unwrap(), "sqlite://unused.db")
+    }
+
+    #[test]
+    fn plain_http_warns_only_off_loopback_without_tls_or_a_proxy() {
+        assert!(!plain_http_on_public_address(&config("127.0.0.1:8080")));
+        assert!(!plain_http_on_public_address(&config("[::1]:8080")));
+        assert!(plain_http_on_public_address(&config("0.0.0.0:8080")));
+        let mut proxied = config("0.0.0.0:8080");
+        proxied.secure_cookie = true;
+        assert!(!plain_http_on_public_address(&proxied));
+        let mut tls = config("0.0.0.0:8443");
+        tls.tls_cert = Some("cert.pem".into());
+        assert!(!plain_http_on_public_address(&tls));
     }
 }

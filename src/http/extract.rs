@@ -5,9 +5,11 @@ use axum::body::Bytes;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
-use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{Extensions, HeaderMap, StatusCode};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use serde_json::Value;
 
 use super::ensims::EnsimsError;
@@ -28,26 +30,27 @@ impl FromRequestParts<AppState> for Session {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let (token, from_cookie) = match cookie_token(&parts.headers) {
-            Some(token) => (token, true),
-            None => (
-                bearer_token(&parts.headers).ok_or(EnsimsError::unauthorized())?,
-                false,
-            ),
-        };
-        // A cookie rides along on cross-site requests; a bearer token never does.
-        if from_cookie
-            && parts.method != Method::GET
-            && parts.method != Method::HEAD
-            && is_cross_site(&parts.headers)
-        {
-            return Err(EnsimsError::new(
-                StatusCode::FORBIDDEN,
-                "Cross-site request refused.",
-            ));
+        // Cross-site requests were refused before this point (`guard::csrf`), whatever the
+        // credential.
+        let token = cookie_token(&parts.headers)
+            .or_else(|| bearer_token(&parts.headers))
+            .ok_or(EnsimsError::unauthorized())?;
+        match state.accounts.authenticate(token).await {
+            Ok(ctx) => Ok(Session(ctx)),
+            Err(e @ crate::accounts::Error::Unauthorized) => {
+                let address = client_address(&parts.headers, &parts.extensions, state.trust_proxy);
+                tracing::info!(
+                    target: "security",
+                    event = "token_refused",
+                    dialect = Dialect::Ensims.as_str(),
+                    address = address.as_deref().unwrap_or("-"),
+                    reason = token_refusal(token),
+                    "session token refused"
+                );
+                Err(e.into())
+            }
+            Err(e) => Err(e.into()),
         }
-        let ctx = state.accounts.authenticate(token).await?;
-        Ok(Session(ctx))
     }
 }
 
@@ -73,29 +76,76 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// An `Origin` naming another host than the one addressed.
-fn is_cross_site(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return false;
+/// Why a token was refused, as far as the transport can tell without the key: `malformed`
+/// (not a JWT), `expired` (by its own, unverified, `exp`), else `rejected` (bad signature,
+/// revoked or unknown session). Only a category: never the token.
+fn token_refusal(token: &str) -> &'static str {
+    let mut segments = token.split('.');
+    let payload = match (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) {
+        (Some(_), Some(payload), Some(_), None) => payload,
+        _ => return "malformed",
     };
-    let host = headers
-        .get(HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let origin_host = origin
-        .split_once("://")
-        .map(|(_, rest)| rest)
-        .unwrap_or(origin);
-    !origin_host.eq_ignore_ascii_case(host)
+    let claims = URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok());
+    let Some(claims) = claims else {
+        return "malformed";
+    };
+    match claims.get("exp").and_then(Value::as_i64) {
+        Some(exp) if exp <= crate::accounts::now() => "expired",
+        _ => "rejected",
+    }
 }
 
-/// A body parsed as JSON, whatever its content type; 400 or 413 in the ENSIMS format.
+/// Whether a declared `Content-Type` may carry the JSON body of an API call: none,
+/// `application/json`, `application/*+json` or `application/x-www-form-urlencoded` (what
+/// `curl -d` declares). `text/plain` and `multipart/*` are refused: a cross-site browser form
+/// can fill them with valid JSON. Other types are refused too: they are not JSON.
+pub fn json_content_type_ok(headers: &HeaderMap) -> bool {
+    let mut values = headers.get_all(CONTENT_TYPE).iter();
+    let value = match (values.next(), values.next()) {
+        (None, _) => return true,
+        (Some(value), None) => value,
+        (Some(_), Some(_)) => return false,
+    };
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let essence = essence.to_ascii_lowercase();
+    let Some(subtype) = essence.strip_prefix("application/") else {
+        return false;
+    };
+    subtype == "json"
+        || subtype == "x-www-form-urlencoded"
+        || (subtype.len() > "+json".len() && subtype.ends_with("+json"))
+}
+
+/// The 415 reply of the ENSIMS dialect.
+pub fn unsupported_media_type() -> EnsimsError {
+    EnsimsError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "Unsupported content type: send application/json.",
+    )
+}
+
+/// A body parsed as JSON when its declared type allows (see [`json_content_type_ok`]);
+/// 400, 413 or 415 in the ENSIMS format.
 pub struct EnsimsJson(pub Value);
 
 impl<S: Send + Sync> FromRequest<S> for EnsimsJson {
     type Rejection = EnsimsError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !json_content_type_ok(req.headers()) {
+            return Err(unsupported_media_type());
+        }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 EnsimsError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large.")
@@ -120,26 +170,37 @@ impl FromRequestParts<AppState> for ClientAddr {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if state.trust_proxy {
-            // The last entry is the one our proxy appended; earlier ones the client can forge.
-            let forwarded = parts
-                .headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .next_back()
-                .and_then(|v| v.rsplit(',').next())
-                .and_then(|a| a.trim().parse::<std::net::IpAddr>().ok());
-            if let Some(ip) = forwarded {
-                return Ok(ClientAddr(Some(ip.to_string())));
-            }
-        }
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
-        Ok(ClientAddr(peer))
+        Ok(ClientAddr(client_address(
+            &parts.headers,
+            &parts.extensions,
+            state.trust_proxy,
+        )))
     }
+}
+
+/// The client's address: the socket peer, or with `trust_proxy` the address the proxy
+/// appended last to `X-Forwarded-For`.
+pub fn client_address(
+    headers: &HeaderMap,
+    extensions: &Extensions,
+    trust_proxy: bool,
+) -> Option<String> {
+    if trust_proxy {
+        // The last entry is the one our proxy appended; earlier ones the client can forge.
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .next_back()
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|a| a.trim().parse::<std::net::IpAddr>().ok());
+        if let Some(ip) = forwarded {
+            return Some(ip.to_string());
+        }
+    }
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
 }
 
 impl ClientAddr {
@@ -182,15 +243,44 @@ mod tests {
     }
 
     #[test]
-    fn an_origin_of_another_host_is_cross_site() {
-        assert!(is_cross_site(&headers(&[
-            ("origin", "https://evil.example"),
-            ("host", "roster.example")
-        ])));
-        assert!(!is_cross_site(&headers(&[
-            ("origin", "https://roster.example"),
-            ("host", "roster.example")
-        ])));
-        assert!(!is_cross_site(&headers(&[("host", "roster.example")])));
+    fn json_form_and_absent_content_types_are_accepted() {
+        for ok in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/vnd.x+json",
+            "application/x-www-form-urlencoded",
+        ] {
+            assert!(
+                json_content_type_ok(&headers(&[("content-type", ok)])),
+                "{ok}"
+            );
+        }
+        assert!(json_content_type_ok(&headers(&[])));
+    }
+
+    #[test]
+    fn types_a_browser_form_can_fill_and_other_types_are_refused() {
+        for bad in [
+            "text/plain",
+            "text/plain; charset=utf-8",
+            "multipart/form-data; boundary=x",
+            "application/xml",
+            "application/+json",
+            "",
+        ] {
+            assert!(
+                !json_content_type_ok(&headers(&[("content-type", bad)])),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn refused_tokens_are_classified_without_the_key() {
+        assert_eq!(token_refusal("garbage"), "malformed");
+        let expired = URL_SAFE_NO_PAD.encode(r#"{"exp":1}"#);
+        assert_eq!(token_refusal(&format!("h.{expired}.s")), "expired");
+        let current = URL_SAFE_NO_PAD.encode(r#"{"exp":99999999999}"#);
+        assert_eq!(token_refusal(&format!("h.{current}.s")), "rejected");
     }
 }

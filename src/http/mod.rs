@@ -3,15 +3,22 @@
 
 mod ensims;
 pub mod extract;
+mod guard;
 mod health;
 mod jess;
+pub mod origin;
+pub mod request_id;
 mod userapi;
 
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::header::{CACHE_CONTROL, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
 use axum::http::HeaderValue;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{any, get, post};
 use axum::Router;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -19,6 +26,8 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::accounts::Accounts;
+use origin::OriginPolicy;
+use request_id::RequestId;
 
 /// What every handler can reach: small, cheap to clone.
 #[derive(Clone)]
@@ -42,8 +51,70 @@ pub struct Limits {
     pub hsts: bool,
 }
 
-/// The route table.
+/// The route table, accepting only the request's own `Host` as a same-origin `Origin`.
 pub fn router(state: AppState, limits: Limits) -> Router {
+    router_with(state, limits, OriginPolicy::default())
+}
+
+/// The route table with the middleware: request id, tracing, security headers, timeout,
+/// CORS for listed origins, the CSRF rule, the body limit.
+pub fn router_with(state: AppState, limits: Limits, origins: OriginPolicy) -> Router {
+    let guard = guard::Guard::new(origins, state.trust_proxy);
+    let cors = guard.has_allowed_origins();
+    let mut app = routes(state)
+        .layer(DefaultBodyLimit::max(limits.body_limit))
+        .layer(from_fn_with_state(guard.clone(), guard::csrf));
+    if cors {
+        app = app.layer(from_fn_with_state(guard, guard::cors));
+    }
+    app = app.layer(TimeoutLayer::with_status_code(
+        axum::http::StatusCode::REQUEST_TIMEOUT,
+        Duration::from_secs(30),
+    ));
+    app = app.layer(SetResponseHeaderLayer::overriding(
+        X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ));
+    let headers: [(_, &'static str); 3] = [
+        (REFERRER_POLICY, "no-referrer"),
+        (X_FRAME_OPTIONS, "DENY"),
+        (CACHE_CONTROL, "no-store"),
+    ];
+    for (name, value) in headers {
+        app = app.layer(SetResponseHeaderLayer::if_not_present(
+            name,
+            HeaderValue::from_static(value),
+        ));
+    }
+    // A page that needs more (scripts, styles) sets its own policy.
+    app = app.layer(SetResponseHeaderLayer::if_not_present(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    ));
+    if limits.hsts {
+        app = app.layer(SetResponseHeaderLayer::overriding(
+            STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        ));
+    }
+    app.layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+        // Method, route and request id only: never headers (cookies) or bodies (passwords).
+        let route = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str)
+            .unwrap_or("-");
+        let request_id = req
+            .extensions()
+            .get::<RequestId>()
+            .map(|id| id.0.as_str())
+            .unwrap_or("-");
+        tracing::info_span!("request", method = %req.method(), route, request_id)
+    }))
+    .layer(from_fn(request_id::assign))
+}
+
+fn routes(state: AppState) -> Router {
     let ensims = Router::new()
         .route("/info", get(ensims::info))
         .route("/auth", post(ensims::log_on))
@@ -55,8 +126,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .route("/register", post(ensims::register))
         .route("/password", post(ensims::change_password));
     let jess = Router::new().route("/session", get(jess::status).post(jess::link));
-
-    let mut app = Router::new()
+    Router::new()
         .nest("/users/api", ensims)
         .nest("/jess_web/api", jess)
         .route("/userapi.do", any(userapi::dispatch))
@@ -64,32 +134,4 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .fallback(ensims::not_found)
         .method_not_allowed_fallback(ensims::method_not_allowed)
         .with_state(state)
-        .layer(DefaultBodyLimit::max(limits.body_limit))
-        .layer(SetResponseHeaderLayer::overriding(
-            X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ));
-    if limits.hsts {
-        app = app.layer(SetResponseHeaderLayer::overriding(
-            STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000"),
-        ));
-    }
-    app.layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-        // Method and route only: never headers (cookies) or bodies (passwords).
-        let route = req
-            .extensions()
-            .get::<MatchedPath>()
-            .map(MatchedPath::as_str)
-            .unwrap_or("-");
-        tracing::info_span!("request", method = %req.method(), route)
-    }))
 }

@@ -9,6 +9,7 @@ mod pg;
 mod pg_tls;
 mod store_conformance;
 mod tls;
+mod transport;
 
 /// Includes the suite's files inside a module that fixes the backend (`super::BACKEND`).
 macro_rules! suite {
@@ -22,6 +23,9 @@ macro_rules! suite {
             }
             mod cli {
                 include!("cli.rs");
+            }
+            mod csrf {
+                include!("csrf.rs");
             }
             mod crash {
                 include!("crash.rs");

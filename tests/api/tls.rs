@@ -54,7 +54,7 @@ async fn roster_serves_https_with_hsts_and_secure_cookies() {
     assert!(info.starts_with("HTTP/1.1 200"), "{info}");
     assert!(
         info.to_lowercase()
-            .contains("strict-transport-security: max-age=31536000"),
+            .contains("strict-transport-security: max-age=31536000; includesubdomains"),
         "{info}"
     );
 

@@ -17,7 +17,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{Map, Value};
 
-use super::extract::ClientAddr;
+use super::extract::{json_content_type_ok, ClientAddr};
 use super::AppState;
 use crate::accounts::Caller;
 use crate::domain::{Actor, Dialect, Username};
@@ -48,14 +48,16 @@ pub async fn dispatch(
     if !allowed {
         return Failure(action, Fault::Method(method)).into_response();
     }
+    if !json_content_type_ok(&headers) {
+        return transport_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Unsupported content type: send application/json.",
+        );
+    }
     let body = match body {
         Ok(body) => body,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "C0000413",
-                "Request body too large.",
-            );
+            return transport_error(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large.");
         }
         Err(_) => Bytes::new(),
     };
@@ -69,10 +71,42 @@ pub async fn dispatch(
                 caller,
                 actor,
             };
-            run(&call, action, &params, &body).await
+            let result = run(&call, action, &params, &body).await;
+            if result.as_ref().is_err_and(|f| *f == Fault::NotAdmin) {
+                log_access_denied(&call, action);
+            }
+            result
         }
     };
     result.unwrap_or_else(|fault| Failure(action, fault).into_response())
+}
+
+/// The security event of a caller that lacks the right to an action.
+fn log_access_denied(call: &Call<'_>, action: Action) {
+    tracing::info!(
+        target: "security",
+        event = "access_denied",
+        dialect = Dialect::UserApi.as_str(),
+        address = call.actor.address.as_deref().unwrap_or("-"),
+        account = call.caller.account.id,
+        action = action.name(),
+        "access denied"
+    );
+}
+
+/// Whether a call to `userapi.do` with this query may change state: every action but the
+/// read-only ones (an unknown action is treated as a write: it is refused either way).
+pub(super) fn writes(query: Option<&str>) -> bool {
+    let params: BTreeMap<String, String> =
+        serde_urlencoded::from_str(query.unwrap_or_default()).unwrap_or_default();
+    let name = params.get("action").map(String::as_str).unwrap_or_default();
+    !Action::parse(name).is_some_and(Action::read_only)
+}
+
+/// A refusal by the transport (size, type, origin), before any action runs: the code is
+/// `C0000` + the HTTP status, like the published `C0000404` and `C0000413`.
+pub(super) fn transport_error(status: StatusCode, message: &str) -> Response {
+    error(status, &format!("C0000{}", status.as_u16()), message)
 }
 
 /// An authenticated call: the state, who calls, and the actor its changes are audited as.

@@ -157,13 +157,29 @@ impl App {
     }
 }
 
-/// Hourly: delete expired sessions and audit records past their retention.
+/// Hourly (the first time at start): delete expired sessions and audit records past their
+/// retention. A purge that removes more than usual says so at WARN, with the count and cutoff.
 async fn maintain(accounts: Accounts, retention_days: u32) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    let mut previous = None;
     loop {
         tick.tick().await;
         match accounts.purge_expired(retention_days).await {
-            Ok((sessions, records)) => tracing::info!(sessions, records, "purged expired rows"),
+            Ok(purged) => {
+                let cutoff = crate::accounts::rfc3339(purged.cutoff);
+                if crate::accounts::unusual_purge(purged.records, previous) {
+                    tracing::warn!(
+                        records = purged.records,
+                        %cutoff,
+                        retention_days,
+                        "purged {} audit records older than {cutoff} (more than usual)",
+                        purged.records
+                    );
+                } else {
+                    tracing::info!(sessions = purged.sessions, records = purged.records, %cutoff, "purged expired rows");
+                }
+                previous = Some(purged.records);
+            }
             Err(e) => tracing::error!(cause = %e, "purge failed"),
         }
     }

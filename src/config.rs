@@ -125,7 +125,7 @@ pub struct Config {
     #[arg(long, env = "ROSTER_TRUST_PROXY")]
     pub trust_proxy: bool,
 
-    /// Days audit records are kept before they are purged.
+    /// Days audit records are kept before they are purged (at least 1).
     #[arg(long, env = "ROSTER_AUDIT_RETENTION_DAYS", default_value_t = 365)]
     pub audit_retention_days: u32,
 
@@ -167,6 +167,15 @@ impl Config {
         }
         if matches!(&self.admin_key, Some(k) if k.len() < 16) {
             return Err("--admin-key must be at least 16 characters long".into());
+        }
+        if self.audit_retention_days == 0 {
+            // 0 would make the hourly purge delete the whole audit trail.
+            return Err(
+                "--audit-retention-days must be at least 1 (days audit records are \
+                        kept; 0 would delete every record at each hourly purge); to keep \
+                        them practically for ever, give a large number such as 36500"
+                    .into(),
+            );
         }
         self.rules.validate()
     }

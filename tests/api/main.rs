@@ -1,10 +1,12 @@
 //! Integration tests: the real server over real HTTP, and the CLI binary. The whole suite
 //! runs twice, on SQLite and on PostgreSQL (a throwaway cluster this process starts).
 
+mod binary;
 mod helpers;
 mod limits;
 mod multi_instance;
 mod pg;
+mod startup;
 mod store_conformance;
 mod tls;
 

@@ -80,9 +80,18 @@ pub async fn open_accounts(
 }
 
 impl App {
-    /// Validates the configuration, prepares the store and binds the listener.
+    /// Checks every setting, loads the TLS files and binds the listener, and only then opens
+    /// (creating it at first start) the store and the default administrator: a start that
+    /// fails on a setting or a taken port leaves nothing behind.
     pub async fn build(config: Config) -> Result<App, String> {
         config.validate()?;
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::server::tls_config(cert, key)?),
+            _ => None,
+        };
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
         let lifetimes = Lifetimes {
             token_ttl: config.token_ttl,
             session_max_age: config.session_max_age,
@@ -98,10 +107,6 @@ impl App {
             .ensure_default_admin(&config.admin_email, config.admin_password.clone())
             .await
             .map_err(|e| format!("cannot create the default administrator: {e}"))?;
-        let tls = match (&config.tls_cert, &config.tls_key) {
-            (Some(cert), Some(key)) => Some(crate::server::tls_config(cert, key)?),
-            _ => None,
-        };
         let state = AppState {
             accounts: accounts.clone(),
             secure_cookie: tls.is_some() || config.secure_cookie,
@@ -115,9 +120,6 @@ impl App {
                 hsts: tls.is_some(),
             },
         );
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
         Ok(App {
             listener,
             router,

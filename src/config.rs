@@ -168,6 +168,12 @@ impl Config {
         if matches!(&self.admin_key, Some(k) if k.len() < 16) {
             return Err("--admin-key must be at least 16 characters long".into());
         }
+        if crate::domain::Email::parse(&self.admin_email).is_err() {
+            return Err(format!(
+                "--admin-email {:?} is not a valid email address",
+                self.admin_email
+            ));
+        }
         if self.audit_retention_days == 0 {
             // 0 would make the hourly purge delete the whole audit trail.
             return Err(
@@ -196,7 +202,8 @@ impl RulesArgs {
         if self.hash_concurrency == Some(0) {
             return Err("--hash-concurrency must be at least 1".into());
         }
-        Ok(())
+        // A pepper file that cannot be read is a bad setting, refused before anything opens.
+        self.pepper().map(|_| ())
     }
 
     /// The pepper: the file's content, else `ROSTER_PASSWORD_PEPPER`, else none.

@@ -206,6 +206,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes audit records older than `before` (unix seconds).
     async fn purge_audit(&self, before: i64) -> StoreResult<u64>;
+
+    /// The secret stored under `name`, if any; unlike [`Store::secret`] it never stores one.
+    async fn secret_if_any(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
 }
 
 /// Opens the store a URL names: `sqlite://…` (created if missing) or `postgres://…`.

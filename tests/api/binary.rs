@@ -1,9 +1,9 @@
 //! Runs the built `roster` binary: one-shot commands, and `roster serve` read from its stderr.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -30,6 +30,24 @@ pub fn command(dir: &Path, envs: &[(&str, &str)], args: &[&str]) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     cmd
+}
+
+/// Runs a command to its end with `stdin` and returns what it printed.
+pub fn run(dir: &Path, envs: &[(&str, &str)], args: &[&str], stdin: &str) -> Output {
+    let mut child = command(dir, envs, args).spawn().expect("the binary runs");
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+/// Everything a command printed, stdout then stderr.
+pub fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
 
 /// A `roster serve` process, killed when dropped.
@@ -102,6 +120,18 @@ impl Server {
             }
         }
     }
+
+    /// The URL of a path on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Stops the process (SIGKILL) and waits for it.
+    pub fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::take(&mut self.log)
+    }
 }
 
 impl Drop for Server {
@@ -109,4 +139,17 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Logs on through the ENSIMS dialect; the reply's `ok`.
+pub async fn logs_on(server: &Server, email: &str, password: &str) -> bool {
+    let body = serde_json::json!({ "email": email, "password": password });
+    let reply = reqwest::Client::new()
+        .post(server.url("/users/api/auth"))
+        .json(&body)
+        .send()
+        .await
+        .expect("the server answers");
+    let value: serde_json::Value = reply.json().await.unwrap_or_default();
+    value["ok"] == true
 }

@@ -2,9 +2,11 @@
 
 use std::time::Duration;
 
+use roster::app::App;
+use roster::config::Config;
 use roster::domain::{Actor, AuditRecord, Dialect};
 
-use crate::binary::serve;
+use crate::binary::{run, serve, text};
 
 const ADMIN: (&str, &str) = ("ROSTER_ADMIN_PASSWORD", "Adm1n!pass-word");
 
@@ -28,11 +30,88 @@ fn refused_without_a_trace(args: &[&str], expected: &str) {
 }
 
 #[tokio::test]
+async fn a_first_start_on_a_taken_port_fails_and_creates_no_database() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    refused_without_a_trace(&["--listen", &addr], &format!("cannot listen on {addr}"));
+}
+
+#[tokio::test]
+async fn a_first_start_with_a_missing_tls_file_fails_and_creates_no_database() {
+    let args = [
+        "--tls-cert",
+        "/nonexistent/cert.pem",
+        "--tls-key",
+        "/nonexistent/key.pem",
+    ];
+    refused_without_a_trace(&args, "cannot read the certificate /nonexistent/cert.pem");
+}
+
+#[tokio::test]
+async fn a_first_start_with_a_bad_setting_fails_and_creates_no_database() {
+    refused_without_a_trace(&["--admin-email", "not-an-email"], "--admin-email");
+    refused_without_a_trace(
+        &["--password-pepper-file", "/nonexistent/pepper"],
+        "cannot read --password-pepper-file /nonexistent/pepper",
+    );
+    refused_without_a_trace(&["--token-ttl", "0"], "--token-ttl");
+    refused_without_a_trace(&["--token-ttl", "soon"], "--token-ttl");
+}
+
+#[tokio::test]
 async fn audit_retention_of_zero_days_is_refused_with_the_range() {
     refused_without_a_trace(
         &["--audit-retention-days", "0"],
         "--audit-retention-days must be at least 1",
     );
+}
+
+#[tokio::test]
+async fn a_first_start_shows_the_password_once_and_it_logs_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let envs = [("ROSTER_DATABASE_URL", url.as_str())];
+    let first = serve(dir.path(), &envs, &[]).expect("first start");
+    let line = first
+        .log
+        .lines()
+        .find(|l| l.contains("one-time password: "))
+        .expect("the password is shown")
+        .to_owned();
+    let password = line.rsplit("one-time password: ").next().unwrap().trim();
+    assert!(crate::binary::logs_on(&first, "admin@localhost", password).await);
+    first.stop();
+    let again = serve(dir.path(), &envs, &[]).expect("second start");
+    assert!(!again.log.contains("one-time password"), "{}", again.log);
+    assert!(!again.log.contains("set-password"), "{}", again.log);
+}
+
+#[tokio::test]
+async fn a_generated_admin_password_never_shown_is_named_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    // A first start that generated the password and stopped before printing it.
+    let config = Config::for_tests("127.0.0.1:0".parse().unwrap(), &url);
+    let app = App::build(config).await.expect("first start");
+    assert!(app.generated_admin_password().is_some());
+    drop(app);
+
+    let envs = [("ROSTER_DATABASE_URL", url.as_str())];
+    let next = serve(dir.path(), &envs, &[]).expect("next start").stop();
+    assert!(
+        next.contains("never shown") && next.contains("roster user set-password admin"),
+        "{next}"
+    );
+    let set = run(
+        dir.path(),
+        &envs,
+        &["user", "set-password", "admin"],
+        "N3w!root-pw\n",
+    );
+    assert!(set.status.success(), "{}", text(&set));
+    let after = serve(dir.path(), &envs, &[]).expect("start after set-password");
+    assert!(!after.log.contains("set-password"), "{}", after.log);
+    assert!(crate::binary::logs_on(&after, "admin@localhost", "N3w!root-pw").await);
 }
 
 #[tokio::test]

@@ -39,15 +39,29 @@ impl Default for Lifetimes {
     }
 }
 
+/// How a command may use the store it opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opening {
+    /// `roster serve`: creates a missing database.
+    Server,
+    /// The admin commands: the database must exist.
+    Admin,
+}
+
 /// Opens and migrates the store, then loads the account service over it.
 pub async fn open_accounts(
     store: &StoreArgs,
     rules: &RulesArgs,
     lifetimes: Lifetimes,
     admin_key: Option<String>,
+    opening: Opening,
 ) -> Result<Accounts, String> {
     rules.validate()?;
-    let backend = crate::store::open(&store.database_url).await?;
+    let pepper = rules.pepper()?;
+    let backend = match opening {
+        Opening::Server => crate::store::open(&store.database_url).await?,
+        Opening::Admin => crate::store::open_existing(&store.database_url).await?,
+    };
     backend
         .migrate()
         .await
@@ -59,7 +73,7 @@ pub async fn open_accounts(
         rules.argon2_memory_kib,
         rules.argon2_iterations,
         rules.argon2_lanes,
-        rules.pepper()?,
+        pepper,
         rules.hash_concurrency.unwrap_or(cores),
     )
     .map_err(|e| e.to_string())?;
@@ -101,6 +115,7 @@ impl App {
             &config.rules,
             lifetimes,
             config.admin_key.clone(),
+            Opening::Server,
         )
         .await?;
         let generated_admin_password = accounts

@@ -230,6 +230,34 @@ pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, String> {
     }
 }
 
+/// Opens an existing store for the admin commands: they must never create an empty database
+/// beside the real one, so a SQLite file that does not exist is an error naming its path.
+pub async fn open_existing(url: &str) -> Result<std::sync::Arc<dyn Store>, String> {
+    if let Some(path) = sqlite_file(url)? {
+        if !path.exists() {
+            let shown = std::path::absolute(&path).unwrap_or(path);
+            return Err(format!(
+                "no database at {} (from --database-url {url}); this command never creates one. \
+                 Name the server's database with --database-url or ROSTER_DATABASE_URL \
+                 (`roster serve` or `roster migrate` create a new one)",
+                shown.display()
+            ));
+        }
+    }
+    open(url).await
+}
+
+/// The file a `sqlite:` URL names; `None` for other URLs and in-memory databases.
+fn sqlite_file(url: &str) -> Result<Option<std::path::PathBuf>, String> {
+    use std::str::FromStr;
+    if !url.starts_with("sqlite:") || url.contains(":memory:") || url.contains("mode=memory") {
+        return Ok(None);
+    }
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+        .map_err(|e| format!("bad --database-url {url:?}: {e}"))?;
+    Ok(Some(options.get_filename().to_path_buf()))
+}
+
 /// Recognises a unique violation and which field it concerns.
 fn conflict_of(err: &sqlx::Error) -> Option<UniqueField> {
     let db = err.as_database_error()?;

@@ -115,6 +115,48 @@ async fn a_generated_admin_password_never_shown_is_named_at_the_next_start() {
 }
 
 #[tokio::test]
+async fn admin_commands_never_create_a_database_and_name_the_one_they_looked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let envs = [("ROSTER_DATABASE_URL", "sqlite://roster.db")];
+    let expected = dir.path().join("roster.db").display().to_string();
+    let commands: [&[&str]; 7] = [
+        &["user", "list"],
+        &["user", "show", "admin"],
+        &[
+            "user",
+            "add",
+            "--username",
+            "u",
+            "--email",
+            "u@example.com",
+            "--password",
+            "Us3r!pass",
+        ],
+        &["user", "set-password", "admin"],
+        &["user", "delete", "u"],
+        &["user", "unlock", "u"],
+        &["audit"],
+    ];
+    for args in commands {
+        let out = run(dir.path(), &envs, args, "N3w!root-pw\n");
+        let said = text(&out);
+        assert!(!out.status.success(), "{args:?}: {said}");
+        for part in [expected.as_str(), "--database-url", "ROSTER_DATABASE_URL"] {
+            assert!(said.contains(part), "{args:?} should name {part}: {said}");
+        }
+        assert!(
+            !dir.path().join("roster.db").exists(),
+            "{args:?} created it"
+        );
+    }
+    let migrate = run(dir.path(), &envs, &["migrate"], "");
+    assert!(migrate.status.success(), "{}", text(&migrate));
+    assert!(dir.path().join("roster.db").exists());
+    let list = run(dir.path(), &envs, &["user", "list"], "");
+    assert!(list.status.success(), "{}", text(&list));
+}
+
+#[tokio::test]
 async fn a_purge_that_removes_more_than_usual_is_logged_with_count_and_cutoff() {
     let dir = tempfile::tempdir().unwrap();
     let url = sqlite_url(dir.path());

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::accounts::{Accounts, Settings};
-use crate::auth::Hasher;
+use crate::auth::{pepper, Hasher};
 use crate::config::{Config, RulesArgs, StoreArgs};
 use crate::http::{self, AppState, Limits};
+use crate::store::Store;
 
 /// A built server: listener bound, store migrated, default administrator in place.
 pub struct App {
@@ -42,13 +43,18 @@ impl Default for Lifetimes {
 /// How a command may use the store it opens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Opening {
-    /// `roster serve`: creates a missing database.
+    /// `roster serve`: creates a missing database; records the pepper's fingerprint in a
+    /// store that has none (a new one, or one from before fingerprints).
     Server,
-    /// The admin commands: the database must exist.
+    /// The admin commands: the database must exist; the fingerprint is checked, never
+    /// recorded (the server's configuration, not a one-off command's, is the reference).
     Admin,
 }
 
-/// Opens and migrates the store, then loads the account service over it.
+/// The `secrets` entry that holds the pepper's fingerprint.
+const PEPPER_FINGERPRINT: &str = "password-pepper-fingerprint";
+
+/// Opens and migrates the store, checks the pepper, then loads the account service over it.
 pub async fn open_accounts(
     store: &StoreArgs,
     rules: &RulesArgs,
@@ -66,6 +72,7 @@ pub async fn open_accounts(
         .migrate()
         .await
         .map_err(|e| format!("migration failed: {e}"))?;
+    check_pepper(backend.as_ref(), pepper.clone(), opening).await?;
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -89,6 +96,59 @@ pub async fn open_accounts(
         admin_key,
     };
     Accounts::new(backend, hasher, settings)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Refuses a pepper other than the one the store's hashes were made with: with the wrong
+/// one every password check fails, and every hash made would be useless with the right one.
+async fn check_pepper(
+    store: &dyn Store,
+    pepper: Option<Vec<u8>>,
+    opening: Opening,
+) -> Result<(), String> {
+    let failed = |e: crate::store::StoreError| format!("cannot read the pepper fingerprint: {e}");
+    let stored = match store
+        .secret_if_any(PEPPER_FINGERPRINT)
+        .await
+        .map_err(failed)?
+    {
+        Some(stored) => stored,
+        None if opening == Opening::Admin => {
+            tracing::warn!(
+                "no pepper fingerprint in this database yet (recorded at the next \
+                 `roster serve`): the pepper is not checked"
+            );
+            return Ok(());
+        }
+        None => {
+            let existing = store.count_accounts().await.map_err(failed)? > 0;
+            let print = blocking(pepper.clone(), |p| pepper::fingerprint(p.as_deref())).await?;
+            let stored = store
+                .secret(PEPPER_FINGERPRINT, print.as_bytes())
+                .await
+                .map_err(failed)?;
+            if existing {
+                tracing::warn!(
+                    pepper = if pepper.is_some() { "set" } else { "none" },
+                    "this database had no pepper fingerprint: adopted the current pepper's"
+                );
+            }
+            stored
+        }
+    };
+    let stored = String::from_utf8_lossy(&stored).into_owned();
+    blocking(pepper, move |p| pepper::check(&stored, p.as_deref()))
+        .await?
+        .map_err(|mismatch| mismatch.to_string())
+}
+
+/// Runs an Argon2 computation off the async reactor.
+async fn blocking<T: Send + 'static>(
+    pepper: Option<Vec<u8>>,
+    f: impl FnOnce(Option<Vec<u8>>) -> T + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(move || f(pepper))
         .await
         .map_err(|e| e.to_string())
 }

@@ -35,6 +35,9 @@ macro_rules! suite {
             mod hardening {
                 include!("hardening.rs");
             }
+            mod pepper {
+                include!("pepper.rs");
+            }
             mod ensims_user {
                 include!("ensims_user.rs");
             }

@@ -185,3 +185,25 @@ async fn a_purge_that_removes_more_than_usual_is_logged_with_count_and_cutoff() 
     assert!(line.contains("purged 150 audit records"), "{line}");
     assert!(line.contains(&cutoff[..10]), "{line} should name {cutoff}");
 }
+
+#[tokio::test]
+async fn a_database_without_a_pepper_fingerprint_adopts_the_current_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let envs = [("ROSTER_DATABASE_URL", url.as_str()), ADMIN];
+    serve(dir.path(), &envs, &[]).expect("first start").stop();
+    // As a database from before fingerprints were kept.
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("DELETE FROM secrets WHERE name = 'password-pepper-fingerprint'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let with_a = [envs[0], envs[1], ("ROSTER_PASSWORD_PEPPER", "pepper-A")];
+    let adopted = serve(dir.path(), &with_a, &[]).expect("adopts").stop();
+    assert!(adopted.contains("adopted the current pepper"), "{adopted}");
+    let with_b = [envs[0], envs[1], ("ROSTER_PASSWORD_PEPPER", "pepper-B")];
+    let refused = serve(dir.path(), &with_b, &[]).err().expect("B is refused");
+    assert!(refused.contains("differs"), "{refused}");
+}

@@ -298,6 +298,18 @@ mod tests {
     }
 
     #[test]
+    fn only_a_sqlite_file_url_names_a_file_to_look_for() {
+        let file = |url: &str| super::sqlite_file(url).unwrap();
+        assert_eq!(file("sqlite://roster.db"), Some("roster.db".into()));
+        assert_eq!(
+            file("sqlite:///var/lib/r.db?mode=rwc"),
+            Some("/var/lib/r.db".into())
+        );
+        assert_eq!(file("sqlite::memory:"), None);
+        assert_eq!(file("postgres://localhost/roster"), None);
+    }
+
+    #[test]
     fn sqlite_and_postgres_migrations_are_in_lockstep() {
         let sqlite = names("sqlite");
         assert!(!sqlite.is_empty());

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::accounts::{Accounts, Settings};
-use crate::auth::Hasher;
+use crate::auth::{pepper, Hasher};
 use crate::config::{Config, RulesArgs, StoreArgs};
 use crate::http::{self, AppState, Limits};
+use crate::store::Store;
 
 /// A built server: listener bound, store migrated, default administrator in place.
 pub struct App {
@@ -39,19 +40,39 @@ impl Default for Lifetimes {
     }
 }
 
-/// Opens and migrates the store, then loads the account service over it.
+/// How a command may use the store it opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opening {
+    /// `roster serve`: creates a missing database; records the pepper's fingerprint in a
+    /// store that has none (a new one, or one from before fingerprints).
+    Server,
+    /// The admin commands: the database must exist; the fingerprint is checked, never
+    /// recorded (the server's configuration, not a one-off command's, is the reference).
+    Admin,
+}
+
+/// The `secrets` entry that holds the pepper's fingerprint.
+const PEPPER_FINGERPRINT: &str = "password-pepper-fingerprint";
+
+/// Opens and migrates the store, checks the pepper, then loads the account service over it.
 pub async fn open_accounts(
     store: &StoreArgs,
     rules: &RulesArgs,
     lifetimes: Lifetimes,
     admin_key: Option<String>,
+    opening: Opening,
 ) -> Result<Accounts, String> {
     rules.validate()?;
-    let backend = crate::store::open(&store.database_url).await?;
+    let pepper = rules.pepper()?;
+    let backend = match opening {
+        Opening::Server => crate::store::open(&store.database_url).await?,
+        Opening::Admin => crate::store::open_existing(&store.database_url).await?,
+    };
     backend
         .migrate()
         .await
         .map_err(|e| format!("migration failed: {e}"))?;
+    check_pepper(backend.as_ref(), pepper.clone(), opening).await?;
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -59,7 +80,7 @@ pub async fn open_accounts(
         rules.argon2_memory_kib,
         rules.argon2_iterations,
         rules.argon2_lanes,
-        rules.pepper()?,
+        pepper,
         rules.hash_concurrency.unwrap_or(cores),
     )
     .map_err(|e| e.to_string())?;
@@ -79,10 +100,72 @@ pub async fn open_accounts(
         .map_err(|e| e.to_string())
 }
 
+/// Refuses a pepper other than the one the store's hashes were made with: with the wrong
+/// one every password check fails, and every hash made would be useless with the right one.
+async fn check_pepper(
+    store: &dyn Store,
+    pepper: Option<Vec<u8>>,
+    opening: Opening,
+) -> Result<(), String> {
+    let failed = |e: crate::store::StoreError| format!("cannot read the pepper fingerprint: {e}");
+    let stored = match store
+        .secret_if_any(PEPPER_FINGERPRINT)
+        .await
+        .map_err(failed)?
+    {
+        Some(stored) => stored,
+        None if opening == Opening::Admin => {
+            tracing::warn!(
+                "no pepper fingerprint in this database yet (recorded at the next \
+                 `roster serve`): the pepper is not checked"
+            );
+            return Ok(());
+        }
+        None => {
+            let existing = store.count_accounts().await.map_err(failed)? > 0;
+            let print = blocking(pepper.clone(), |p| pepper::fingerprint(p.as_deref())).await?;
+            let stored = store
+                .secret(PEPPER_FINGERPRINT, print.as_bytes())
+                .await
+                .map_err(failed)?;
+            if existing {
+                tracing::warn!(
+                    pepper = if pepper.is_some() { "set" } else { "none" },
+                    "this database had no pepper fingerprint: adopted the current pepper's"
+                );
+            }
+            stored
+        }
+    };
+    let stored = String::from_utf8_lossy(&stored).into_owned();
+    blocking(pepper, move |p| pepper::check(&stored, p.as_deref()))
+        .await?
+        .map_err(|mismatch| mismatch.to_string())
+}
+
+/// Runs an Argon2 computation off the async reactor.
+async fn blocking<T: Send + 'static>(
+    pepper: Option<Vec<u8>>,
+    f: impl FnOnce(Option<Vec<u8>>) -> T + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(move || f(pepper))
+        .await
+        .map_err(|e| e.to_string())
+}
+
 impl App {
-    /// Validates the configuration, prepares the store and binds the listener.
+    /// Checks every setting, loads the TLS files and binds the listener, and only then opens
+    /// (creating it at first start) the store and the default administrator: a start that
+    /// fails on a setting or a taken port leaves nothing behind.
     pub async fn build(config: Config) -> Result<App, String> {
         config.validate()?;
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::server::tls_config(cert, key)?),
+            _ => None,
+        };
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
         let lifetimes = Lifetimes {
             token_ttl: config.token_ttl,
             session_max_age: config.session_max_age,
@@ -92,25 +175,19 @@ impl App {
             &config.rules,
             lifetimes,
             config.admin_key.clone(),
+            Opening::Server,
         )
         .await?;
         let generated_admin_password = accounts
             .ensure_default_admin(&config.admin_email, config.admin_password.clone())
             .await
             .map_err(|e| format!("cannot create the default administrator: {e}"))?;
-        let tls = match (&config.tls_cert, &config.tls_key) {
-            (Some(cert), Some(key)) => Some(crate::server::tls_config(cert, key)?),
-            _ => None,
-        };
         let state = AppState {
             accounts: accounts.clone(),
             secure_cookie: tls.is_some() || config.secure_cookie,
             allow_registration: config.allow_registration,
             trust_proxy: config.trust_proxy,
         };
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
         let bound = listener.local_addr().map_err(|e| e.to_string())?;
         let router = http::router_with(
             state,
@@ -159,13 +236,29 @@ impl App {
     }
 }
 
-/// Hourly: delete expired sessions and audit records past their retention.
+/// Hourly (the first time at start): delete expired sessions and audit records past their
+/// retention. A purge that removes more than usual says so at WARN, with the count and cutoff.
 async fn maintain(accounts: Accounts, retention_days: u32) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    let mut previous = None;
     loop {
         tick.tick().await;
         match accounts.purge_expired(retention_days).await {
-            Ok((sessions, records)) => tracing::info!(sessions, records, "purged expired rows"),
+            Ok(purged) => {
+                let cutoff = crate::accounts::rfc3339(purged.cutoff);
+                if crate::accounts::unusual_purge(purged.records, previous) {
+                    tracing::warn!(
+                        records = purged.records,
+                        %cutoff,
+                        retention_days,
+                        "purged {} audit records older than {cutoff} (more than usual)",
+                        purged.records
+                    );
+                } else {
+                    tracing::info!(sessions = purged.sessions, records = purged.records, %cutoff, "purged expired rows");
+                }
+                previous = Some(purged.records);
+            }
             Err(e) => tracing::error!(cause = %e, "purge failed"),
         }
     }

@@ -126,7 +126,7 @@ pub struct Config {
     #[arg(long, env = "ROSTER_TRUST_PROXY")]
     pub trust_proxy: bool,
 
-    /// Days audit records are kept before they are purged.
+    /// Days audit records are kept before they are purged (at least 1).
     #[arg(long, env = "ROSTER_AUDIT_RETENTION_DAYS", default_value_t = 365)]
     pub audit_retention_days: u32,
 
@@ -186,6 +186,21 @@ impl Config {
         }
         self.public_origin()?;
         self.listed_origins()?;
+        if crate::domain::Email::parse(&self.admin_email).is_err() {
+            return Err(format!(
+                "--admin-email {:?} is not a valid email address",
+                self.admin_email
+            ));
+        }
+        if self.audit_retention_days == 0 {
+            // 0 would make the hourly purge delete the whole audit trail.
+            return Err(
+                "--audit-retention-days must be at least 1 (days audit records are \
+                        kept; 0 would delete every record at each hourly purge); to keep \
+                        them practically for ever, give a large number such as 36500"
+                    .into(),
+            );
+        }
         self.rules.validate()
     }
 
@@ -234,7 +249,8 @@ impl RulesArgs {
         if self.hash_concurrency == Some(0) {
             return Err("--hash-concurrency must be at least 1".into());
         }
-        Ok(())
+        // A pepper file that cannot be read is a bad setting, refused before anything opens.
+        self.pepper().map(|_| ())
     }
 
     /// The pepper: the file's content, else `ROSTER_PASSWORD_PEPPER`, else none.

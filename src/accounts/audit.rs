@@ -26,15 +26,39 @@ impl Accounts {
     }
 
     /// Deletes expired sessions and audit records older than `retention_days`.
-    pub async fn purge_expired(&self, retention_days: u32) -> Result<(u64, u64)> {
+    pub async fn purge_expired(&self, retention_days: u32) -> Result<Purged> {
         let now = now();
+        let cutoff = now - i64::from(retention_days) * 86_400;
         let sessions = self.store.purge_sessions(now).await?;
-        let records = self
-            .store
-            .purge_audit(now - i64::from(retention_days) * 86_400)
-            .await?;
-        Ok((sessions, records))
+        let records = self.store.purge_audit(cutoff).await?;
+        Ok(Purged {
+            sessions,
+            records,
+            cutoff,
+        })
     }
+}
+
+/// What one purge removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    /// Expired sessions deleted.
+    pub sessions: u64,
+    /// Audit records deleted.
+    pub records: u64,
+    /// The records deleted were older than this (unix seconds).
+    pub cutoff: i64,
+}
+
+/// Audit records one purge may remove before it is worth a warning.
+pub const LARGE_PURGE: u64 = 100;
+
+/// Whether a purge removed more audit records than purges normally do: more than
+/// [`LARGE_PURGE`] and more than twice the previous purge of this process. The hourly purge of
+/// a running server removes one hour's worth; a first purge after a long stop or after the
+/// retention was shortened removes far more, and an operator should see that.
+pub fn unusual_purge(records: u64, previous: Option<u64>) -> bool {
+    records > LARGE_PURGE.max(previous.unwrap_or(0).saturating_mul(2))
 }
 
 /// A unix time as RFC 3339 (UTC).
@@ -58,6 +82,14 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_first_large_purge_or_a_jump_is_unusual_and_a_steady_one_is_not() {
+        assert!(!unusual_purge(LARGE_PURGE, None));
+        assert!(unusual_purge(LARGE_PURGE + 1, None));
+        assert!(!unusual_purge(500, Some(400)));
+        assert!(unusual_purge(900, Some(400)));
+    }
 
     #[test]
     fn rfc3339_round_trips_and_accepts_offsets() {

@@ -12,6 +12,11 @@ use crate::store::UniqueField;
 /// The user name of the default administrator, which cannot be deleted.
 pub const DEFAULT_ADMIN: &str = "admin";
 
+/// The `secrets` entry holding the hash of a generated default administrator password.
+const ADMIN_GENERATED: &str = "admin-password-generated";
+/// The `secrets` entry written once that password has been shown to the operator.
+const ADMIN_SHOWN: &str = "admin-password-shown";
+
 /// An account to create, before validation.
 #[derive(Debug, Clone)]
 pub struct NewUser {
@@ -135,7 +140,9 @@ impl Accounts {
     }
 
     /// Creates the default administrator when the store has no account yet; returns the
-    /// generated password when none was given.
+    /// generated password when none was given. A generated password's hash is recorded
+    /// first (`admin-password-generated`), so that a start which dies before showing it
+    /// leaves a trace [`Accounts::admin_password_unseen`] finds.
     pub async fn ensure_default_admin(
         &self,
         email: &str,
@@ -146,18 +153,44 @@ impl Accounts {
         }
         let generated = password.is_none();
         let password = password.unwrap_or_else(generate_password);
-        match self
-            .create_user(
-                NewUser::local(DEFAULT_ADMIN, email, &password, Role::Admin),
-                &Actor::anonymous(Dialect::System, None),
-            )
-            .await
-        {
+        let user = NewUser::local(DEFAULT_ADMIN, email, &password, Role::Admin);
+        let username = Username::parse(DEFAULT_ADMIN).map_err(|_| invalid("username", "bad"))?;
+        let new = self.validate_new(&user, username).await?;
+        if let (true, Some(hash)) = (generated, &new.password_hash) {
+            self.store.secret(ADMIN_GENERATED, hash.as_bytes()).await?;
+        }
+        let actor = Actor::anonymous(Dialect::System, None);
+        match self.store.create_account(&new, now(), &actor).await {
             // Another instance created it first.
-            Err(Error::Taken(_)) => Ok(None),
-            Err(e) => Err(e),
+            Err(crate::store::StoreError::Conflict(_)) => Ok(None),
+            Err(e) => Err(e.into()),
             Ok(_) => Ok(generated.then_some(password)),
         }
+    }
+
+    /// Records that the generated password of the default administrator has been shown.
+    pub async fn admin_password_shown(&self) -> Result<()> {
+        if let Some(hash) = self.store.secret_if_any(ADMIN_GENERATED).await? {
+            self.store.secret(ADMIN_SHOWN, &hash).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the default administrator still has the password a first start generated and
+    /// never showed (that start failed or died before printing it): nobody can log on as it.
+    pub async fn admin_password_unseen(&self) -> Result<bool> {
+        let Some(generated) = self.store.secret_if_any(ADMIN_GENERATED).await? else {
+            return Ok(false);
+        };
+        if self.store.secret_if_any(ADMIN_SHOWN).await?.is_some() {
+            return Ok(false);
+        }
+        let admin = match self.account_by_username(DEFAULT_ADMIN).await {
+            Err(Error::NotFound) => return Ok(false),
+            other => other?,
+        };
+        // Any other hash: a password was set since (`roster user set-password admin`).
+        Ok(admin.password_hash.as_deref().map(str::as_bytes) == Some(&generated[..]))
     }
 
     /// Deletes an account with its sessions; the default administrator stays.

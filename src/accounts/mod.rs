@@ -19,7 +19,7 @@ use crate::domain::{FieldError, PasswordPolicy, PolicyViolation};
 use crate::store::{Store, StoreError, UniqueField};
 
 pub use api::{AdminUserInput, Caller, Via};
-pub use audit::{parse_rfc3339, rfc3339, AUDIT_PAGE_MAX};
+pub use audit::{parse_rfc3339, rfc3339, unusual_purge, Purged, AUDIT_PAGE_MAX, LARGE_PURGE};
 pub use cache::SESSION_CACHE_TTL;
 pub use manage::{NewUser, DEFAULT_ADMIN};
 pub use sessions::{IssuedSession, SessionCtx};

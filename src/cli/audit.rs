@@ -3,7 +3,7 @@
 use clap::Args;
 
 use crate::accounts::{parse_rfc3339, rfc3339, AUDIT_PAGE_MAX};
-use crate::app::{open_accounts, Lifetimes};
+use crate::app::{open_accounts, Lifetimes, Opening};
 use crate::config::{RulesArgs, StoreArgs};
 
 /// Options of `roster audit`.
@@ -35,7 +35,14 @@ pub async fn run(opts: AuditOpts) -> Result<(), String> {
     if !(1..=AUDIT_PAGE_MAX).contains(&opts.limit) {
         return Err(format!("--limit must be between 1 and {AUDIT_PAGE_MAX}"));
     }
-    let accounts = open_accounts(&opts.store, &opts.rules, Lifetimes::default(), None).await?;
+    let accounts = open_accounts(
+        &opts.store,
+        &opts.rules,
+        Lifetimes::default(),
+        None,
+        Opening::Admin,
+    )
+    .await?;
     let records = accounts
         .audit(opts.user.as_deref(), since, opts.limit)
         .await

@@ -18,12 +18,29 @@ pub async fn run(mut config: Config) -> Result<(), String> {
              TLS-terminating proxy and pass --secure-cookie"
         );
     }
+    // The listener is bound and the store ready: the password is shown only now, so a start
+    // that fails shows none, and it is recorded as shown only once it was printed.
     if let Some(password) = app.generated_admin_password() {
         // Printed once, to the operator's terminal only (stderr), never to the log.
         eprintln!(
             "Created the default administrator 'admin' with the one-time password: {password}"
         );
         eprintln!("Change it after logging on; it is not shown again.");
+        app.accounts()
+            .admin_password_shown()
+            .await
+            .map_err(|e| format!("cannot record that the password was shown: {e}"))?;
+    } else if app
+        .accounts()
+        .admin_password_unseen()
+        .await
+        .unwrap_or(false)
+    {
+        tracing::warn!(
+            "the default administrator 'admin' has a generated password that was never shown \
+             (an earlier first start stopped before printing it): set one with \
+             `roster user set-password admin`"
+        );
     }
     tracing::info!(address = %app.local_addr(), "listening");
     eprintln!("Roster listening on http://{}", app.local_addr());

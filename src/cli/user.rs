@@ -5,7 +5,7 @@ use std::io::BufRead;
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::accounts::{Accounts, Error, NewUser};
-use crate::app::{open_accounts, Lifetimes};
+use crate::app::{open_accounts, Lifetimes, Opening};
 use crate::config::{RulesArgs, StoreArgs};
 use crate::domain::{Account, Actor, Dialect, ProfileInput, Role, TextField};
 
@@ -124,7 +124,14 @@ pub async fn run(cmd: UserCommand) -> Result<(), String> {
 }
 
 async fn open(common: &Common) -> Result<Accounts, String> {
-    open_accounts(&common.store, &common.rules, Lifetimes::default(), None).await
+    open_accounts(
+        &common.store,
+        &common.rules,
+        Lifetimes::default(),
+        None,
+        Opening::Admin,
+    )
+    .await
 }
 
 async fn add(opts: AddOpts) -> Result<(), String> {

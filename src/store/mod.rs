@@ -281,6 +281,9 @@ pub trait Store: Send + Sync + 'static {
     /// Whether the store can take writes now: a small real write, committed (so a full disk
     /// or a read-only file shows), after the backend's own checks.
     async fn ready(&self) -> StoreResult<()>;
+
+    /// The secret stored under `name`, if any; unlike [`Store::secret`] it never stores one.
+    async fn secret_if_any(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
 }
 
 /// Opens the store a URL names: `sqlite://…` (created if missing) or `postgres://…`.
@@ -317,6 +320,34 @@ fn without_password(url: &str) -> String {
         Some((user, _)) => format!("{scheme}://{user}:***{}", &rest[at..]),
         None => url.to_owned(),
     }
+}
+
+/// Opens an existing store for the admin commands: they must never create an empty database
+/// beside the real one, so a SQLite file that does not exist is an error naming its path.
+pub async fn open_existing(url: &str) -> Result<std::sync::Arc<dyn Store>, String> {
+    if let Some(path) = sqlite_file(url)? {
+        if !path.exists() {
+            let shown = std::path::absolute(&path).unwrap_or(path);
+            return Err(format!(
+                "no database at {} (from --database-url {url}); this command never creates one. \
+                 Name the server's database with --database-url or ROSTER_DATABASE_URL \
+                 (`roster serve` or `roster migrate` create a new one)",
+                shown.display()
+            ));
+        }
+    }
+    open(url).await
+}
+
+/// The file a `sqlite:` URL names; `None` for other URLs and in-memory databases.
+fn sqlite_file(url: &str) -> Result<Option<std::path::PathBuf>, String> {
+    use std::str::FromStr;
+    if !url.starts_with("sqlite:") || url.contains(":memory:") || url.contains("mode=memory") {
+        return Ok(None);
+    }
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+        .map_err(|e| format!("bad --database-url {url:?}: {e}"))?;
+    Ok(Some(options.get_filename().to_path_buf()))
 }
 
 /// Recognises a unique violation and which field it concerns.
@@ -366,6 +397,18 @@ mod tests {
         );
         assert_eq!(super::without_password("mysql://db/x"), "mysql://db/x");
         assert_eq!(super::without_password("pg://u@db/x"), "pg://u@db/x");
+    }
+
+    #[test]
+    fn only_a_sqlite_file_url_names_a_file_to_look_for() {
+        let file = |url: &str| super::sqlite_file(url).unwrap();
+        assert_eq!(file("sqlite://roster.db"), Some("roster.db".into()));
+        assert_eq!(
+            file("sqlite:///var/lib/r.db?mode=rwc"),
+            Some("/var/lib/r.db".into())
+        );
+        assert_eq!(file("sqlite::memory:"), None);
+        assert_eq!(file("postgres://localhost/roster"), None);
     }
 
     #[test]

@@ -514,6 +514,14 @@ macro_rules! sql_store {
                 let done = sqlx::query("DELETE FROM audit WHERE at < $1").bind(before).execute(&self.writer).await?;
                 Ok(done.rows_affected())
             }
+
+            async fn secret_if_any(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+                let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT value FROM secrets WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(&self.writer)
+                    .await?;
+                Ok(row.map(|(value,)| value))
+            }
         }
     };
 }

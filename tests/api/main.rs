@@ -1,12 +1,14 @@
 //! Integration tests: the real server over real HTTP, and the CLI binary. The whole suite
 //! runs twice, on SQLite and on PostgreSQL (a throwaway cluster this process starts).
 
+mod binary;
 mod files_at_rest;
 mod helpers;
 mod limits;
 mod multi_instance;
 mod pg;
 mod pg_tls;
+mod startup;
 mod store_conformance;
 mod tls;
 mod transport;
@@ -41,6 +43,9 @@ macro_rules! suite {
             }
             mod hardening {
                 include!("hardening.rs");
+            }
+            mod pepper {
+                include!("pepper.rs");
             }
             mod ensims_user {
                 include!("ensims_user.rs");

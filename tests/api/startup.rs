@@ -1,0 +1,209 @@
+// Faults at start and in the admin CLI, through the binary (SQLite: they are about files).
+
+use std::time::Duration;
+
+use roster::app::App;
+use roster::config::Config;
+use roster::domain::{Actor, AuditRecord, Dialect};
+
+use crate::binary::{run, serve, text};
+
+const ADMIN: (&str, &str) = ("ROSTER_ADMIN_PASSWORD", "Adm1n!pass-word");
+
+fn sqlite_url(dir: &std::path::Path) -> String {
+    format!("sqlite://{}", dir.join("roster.db").display())
+}
+
+/// Starts `roster serve ARGS` on a fresh directory; asserts it fails mentioning `expected`
+/// and leaves no database file behind.
+fn refused_without_a_trace(args: &[&str], expected: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let envs = [("ROSTER_DATABASE_URL", url.as_str()), ADMIN];
+    let failed = serve(dir.path(), &envs, args)
+        .err()
+        .expect("the start fails");
+    assert!(failed.contains(expected), "{args:?}: {failed}");
+    assert!(!failed.contains("exit status: 0"), "{failed}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "{args:?} left {left:?}");
+}
+
+#[tokio::test]
+async fn a_first_start_on_a_taken_port_fails_and_creates_no_database() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    refused_without_a_trace(&["--listen", &addr], &format!("cannot listen on {addr}"));
+}
+
+#[tokio::test]
+async fn a_first_start_with_a_missing_tls_file_fails_and_creates_no_database() {
+    let args = [
+        "--tls-cert",
+        "/nonexistent/cert.pem",
+        "--tls-key",
+        "/nonexistent/key.pem",
+    ];
+    refused_without_a_trace(&args, "cannot read the certificate /nonexistent/cert.pem");
+}
+
+#[tokio::test]
+async fn a_first_start_with_a_bad_setting_fails_and_creates_no_database() {
+    refused_without_a_trace(&["--admin-email", "not-an-email"], "--admin-email");
+    refused_without_a_trace(
+        &["--password-pepper-file", "/nonexistent/pepper"],
+        "cannot read --password-pepper-file /nonexistent/pepper",
+    );
+    refused_without_a_trace(&["--token-ttl", "0"], "--token-ttl");
+    refused_without_a_trace(&["--token-ttl", "soon"], "--token-ttl");
+}
+
+#[tokio::test]
+async fn audit_retention_of_zero_days_is_refused_with_the_range() {
+    refused_without_a_trace(
+        &["--audit-retention-days", "0"],
+        "--audit-retention-days must be at least 1",
+    );
+}
+
+#[tokio::test]
+async fn a_first_start_shows_the_password_once_and_it_logs_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let envs = [("ROSTER_DATABASE_URL", url.as_str())];
+    let first = serve(dir.path(), &envs, &[]).expect("first start");
+    let line = first
+        .log
+        .lines()
+        .find(|l| l.contains("one-time password: "))
+        .expect("the password is shown")
+        .to_owned();
+    let password = line.rsplit("one-time password: ").next().unwrap().trim();
+    assert!(crate::binary::logs_on(&first, "admin@localhost", password).await);
+    first.stop();
+    let again = serve(dir.path(), &envs, &[]).expect("second start");
+    assert!(!again.log.contains("one-time password"), "{}", again.log);
+    assert!(!again.log.contains("set-password"), "{}", again.log);
+}
+
+#[tokio::test]
+async fn a_generated_admin_password_never_shown_is_named_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    // A first start that generated the password and stopped before printing it.
+    let config = Config::for_tests("127.0.0.1:0".parse().unwrap(), &url);
+    let app = App::build(config).await.expect("first start");
+    assert!(app.generated_admin_password().is_some());
+    drop(app);
+
+    let envs = [("ROSTER_DATABASE_URL", url.as_str())];
+    let next = serve(dir.path(), &envs, &[]).expect("next start").stop();
+    assert!(
+        next.contains("never shown") && next.contains("roster user set-password admin"),
+        "{next}"
+    );
+    let set = run(
+        dir.path(),
+        &envs,
+        &["user", "set-password", "admin"],
+        "N3w!root-pw\n",
+    );
+    assert!(set.status.success(), "{}", text(&set));
+    let after = serve(dir.path(), &envs, &[]).expect("start after set-password");
+    assert!(!after.log.contains("set-password"), "{}", after.log);
+    assert!(crate::binary::logs_on(&after, "admin@localhost", "N3w!root-pw").await);
+}
+
+#[tokio::test]
+async fn admin_commands_never_create_a_database_and_name_the_one_they_looked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let envs = [("ROSTER_DATABASE_URL", "sqlite://roster.db")];
+    let expected = dir.path().join("roster.db").display().to_string();
+    let commands: [&[&str]; 7] = [
+        &["user", "list"],
+        &["user", "show", "admin"],
+        &[
+            "user",
+            "add",
+            "--username",
+            "u",
+            "--email",
+            "u@example.com",
+            "--password",
+            "Us3r!pass",
+        ],
+        &["user", "set-password", "admin"],
+        &["user", "delete", "u"],
+        &["user", "unlock", "u"],
+        &["audit"],
+    ];
+    for args in commands {
+        let out = run(dir.path(), &envs, args, "N3w!root-pw\n");
+        let said = text(&out);
+        assert!(!out.status.success(), "{args:?}: {said}");
+        for part in [expected.as_str(), "--database-url", "ROSTER_DATABASE_URL"] {
+            assert!(said.contains(part), "{args:?} should name {part}: {said}");
+        }
+        assert!(
+            !dir.path().join("roster.db").exists(),
+            "{args:?} created it"
+        );
+    }
+    let migrate = run(dir.path(), &envs, &["migrate"], "");
+    assert!(migrate.status.success(), "{}", text(&migrate));
+    assert!(dir.path().join("roster.db").exists());
+    let list = run(dir.path(), &envs, &["user", "list"], "");
+    assert!(list.status.success(), "{}", text(&list));
+}
+
+#[tokio::test]
+async fn a_purge_that_removes_more_than_usual_is_logged_with_count_and_cutoff() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let store = roster::store::open(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let old = roster::accounts::now() - 400 * 86_400;
+    for n in 0..150 {
+        let record = AuditRecord {
+            at: old + n,
+            actor: Actor::anonymous(Dialect::System, None),
+            action: "logon_failed".into(),
+            account_id: None,
+            username: Some(format!("u{n}")),
+            changes: vec![],
+        };
+        store.record_audit(&record).await.unwrap();
+    }
+    drop(store);
+    let envs = [("ROSTER_DATABASE_URL", url.as_str()), ADMIN];
+    let mut server = serve(dir.path(), &envs, &["--audit-retention-days", "365"]).unwrap();
+    let line = server
+        .wait_for("audit records older than", Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("no purge warning: {}", server.log));
+    let cutoff = roster::accounts::rfc3339(roster::accounts::now() - 365 * 86_400);
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains("purged 150 audit records"), "{line}");
+    assert!(line.contains(&cutoff[..10]), "{line} should name {cutoff}");
+}
+
+#[tokio::test]
+async fn a_database_without_a_pepper_fingerprint_adopts_the_current_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let envs = [("ROSTER_DATABASE_URL", url.as_str()), ADMIN];
+    serve(dir.path(), &envs, &[]).expect("first start").stop();
+    // As a database from before fingerprints were kept.
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("DELETE FROM secrets WHERE name = 'password-pepper-fingerprint'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let with_a = [envs[0], envs[1], ("ROSTER_PASSWORD_PEPPER", "pepper-A")];
+    let adopted = serve(dir.path(), &with_a, &[]).expect("adopts").stop();
+    assert!(adopted.contains("adopted the current pepper"), "{adopted}");
+    let with_b = [envs[0], envs[1], ("ROSTER_PASSWORD_PEPPER", "pepper-B")];
+    let refused = serve(dir.path(), &with_b, &[]).err().expect("B is refused");
+    assert!(refused.contains("differs"), "{refused}");
+}

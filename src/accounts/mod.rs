@@ -159,6 +159,11 @@ impl Accounts {
         self.hasher.verifications()
     }
 
+    /// Whether the store takes writes now; the reason when it does not.
+    pub async fn ready(&self) -> std::result::Result<(), String> {
+        self.store.ready().await.map_err(|e| e.to_string())
+    }
+
     /// The store, for health checks and maintenance.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store

@@ -1,7 +1,10 @@
-//! `GET /healthz`: the store answers, for load balancers.
+//! `GET /healthz` (the store answers, for load balancers) and `GET /readyz` (the store
+//! takes writes, with the reason when it does not).
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
 
 use super::AppState;
 
@@ -12,6 +15,19 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str
         Err(e) => {
             tracing::error!(cause = %e, "health check failed");
             (StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
+        }
+    }
+}
+
+/// 200 `{"ready":true}` when a write to the store commits; 503 `{"ready":false,"reason"}`
+/// while it cannot (disk full, file read-only, removed or replaced, database down).
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    match state.accounts.ready().await {
+        Ok(()) => (StatusCode::OK, Json(json!({"ready": true}))),
+        Err(reason) => {
+            tracing::warn!(%reason, "not ready");
+            let body = json!({"ready": false, "reason": reason});
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body))
         }
     }
 }

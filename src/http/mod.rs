@@ -131,6 +131,7 @@ fn routes(state: AppState) -> Router {
         .nest("/jess_web/api", jess)
         .route("/userapi.do", any(userapi::dispatch))
         .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .fallback(ensims::not_found)
         .method_not_allowed_fallback(ensims::method_not_allowed)
         .with_state(state)

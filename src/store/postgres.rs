@@ -33,7 +33,9 @@ impl PostgresStore {
         check_root_cert(url)?;
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
-            .acquire_timeout(Duration::from_secs(10))
+            // While the server is down a request waits at most this long for a connection,
+            // then gets 503: well within the 10 s a client may wait.
+            .acquire_timeout(Duration::from_secs(5))
             .idle_timeout(Duration::from_secs(300))
             // A connection left inside a transaction by a failed COMMIT is replaced.
             .after_release(|conn, _| {

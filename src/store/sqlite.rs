@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -45,6 +45,9 @@ struct FileGuard {
     path: PathBuf,
     identity: Option<(u64, u64)>,
     lost: Mutex<Option<String>>,
+    /// The writer pool, closed when the file is lost so that writes fail at once instead of
+    /// retrying connections until the acquire timeout.
+    writer: OnceLock<SqlitePool>,
 }
 
 impl FileGuard {
@@ -53,6 +56,7 @@ impl FileGuard {
             path: path.to_owned(),
             identity: identity(path),
             lost: Mutex::new(None),
+            writer: OnceLock::new(),
         }
     }
 
@@ -77,6 +81,9 @@ impl FileGuard {
         );
         tracing::error!(path = %self.path.display(), "{reason}");
         *lost = Some(reason.clone());
+        if let Some(writer) = self.writer.get().cloned() {
+            tokio::spawn(async move { writer.close().await });
+        }
         Err(reason)
     }
 
@@ -116,7 +123,7 @@ impl SqliteStore {
         let (on_connect, on_acquire) = (file.clone(), file.clone());
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |_, _| {
                 let result = on_connect.check_sqlx();
                 Box::pin(async move { result })
@@ -135,6 +142,7 @@ impl SqliteStore {
             })
             .connect_with(options.clone())
             .await?;
+        let _ = file.writer.set(writer.clone());
         // Reads are served mostly from the account cache: two readers keep memory low.
         let reader = SqlitePoolOptions::new()
             .max_connections(2)

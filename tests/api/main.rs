@@ -2,6 +2,7 @@
 //! runs twice, on SQLite and on PostgreSQL (a throwaway cluster this process starts).
 
 mod binary;
+mod faults;
 mod files_at_rest;
 mod helpers;
 mod limits;

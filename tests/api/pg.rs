@@ -16,7 +16,43 @@ use tempfile::TempDir;
 pub struct Cluster {
     port: u16,
     tls: bool,
+    server: Server,
     _dir: TempDir,
+}
+
+/// How to run the cluster's server process (again, after a stop).
+#[derive(Clone)]
+struct Server {
+    bin: PathBuf,
+    data: PathBuf,
+    args: Vec<String>,
+}
+
+impl Server {
+    /// Starts the server process; it is a child of a thread that lives as long as the test
+    /// process, so pdeathsig fires only when the test process ends.
+    fn spawn(&self, port: u16) {
+        let server = self.clone();
+        std::thread::spawn(move || {
+            let mut child = as_server_user(&server.bin.join("postgres"), true)
+                .arg("-D")
+                .arg(&server.data)
+                .args(&server.args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("postgres starts");
+            let _ = child.wait();
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "PostgreSQL did not start within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
 
 /// How a cluster differs from the plain one the suite shares.
@@ -53,6 +89,26 @@ pub fn cluster() -> Option<&'static Cluster> {
 }
 
 impl Cluster {
+    /// Stops the server (fast shutdown: sessions are cut) and waits until it is down.
+    pub fn stop(&self) {
+        let out = as_server_user(&self.server.bin.join("pg_ctl"), false)
+            .arg("-D")
+            .arg(&self.server.data)
+            .args(["stop", "-m", "fast", "-w"])
+            .output()
+            .expect("pg_ctl runs");
+        assert!(
+            out.status.success(),
+            "pg_ctl stop failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Starts the stopped server again on the same port and data.
+    pub fn resume(&self) {
+        self.server.spawn(self.port);
+    }
+
     /// The port the server listens on (127.0.0.1).
     pub fn port(&self) -> u16 {
         self.port
@@ -231,42 +287,20 @@ pub fn start(options: Options) -> Option<Cluster> {
         None => "listen_addresses=127.0.0.1".to_owned(),
     };
     let port = free_port();
-    let (server, socket_dir) = (bin.join("postgres"), dir.path().to_owned());
-    // The server is a child of a thread that lives as long as the process, so pdeathsig
-    // fires only when the test process ends.
-    std::thread::spawn(move || {
-        let mut child = as_server_user(&server, true)
-            .arg("-D")
-            .arg(&data)
-            .arg("-k")
-            .arg(&socket_dir)
-            .args(["-p", &port.to_string(), "-c", &listen])
-            .args([
-                "-c",
-                "max_connections=500",
-                "-c",
-                "fsync=off",
-                "-c",
-                "full_page_writes=off",
-            ])
-            .args(&tls_settings)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("postgres starts");
-        let _ = child.wait();
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "PostgreSQL did not start within 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+    let mut args: Vec<String> = vec!["-k".into(), dir.path().display().to_string()];
+    for arg in ["-p", &port.to_string(), "-c", &listen] {
+        args.push(arg.to_owned());
     }
+    for setting in ["max_connections=500", "fsync=off", "full_page_writes=off"] {
+        args.extend(["-c".to_owned(), setting.to_owned()]);
+    }
+    args.extend(tls_settings);
+    let server = Server { bin, data, args };
+    server.spawn(port);
     Some(Cluster {
         port,
         tls: options.tls.is_some(),
+        server,
         _dir: dir,
     })
 }

@@ -57,6 +57,9 @@ pub(super) async fn create_users(call: &Call<'_>, body: &[u8]) -> Reply {
     };
     let mut created = Vec::new();
     let mut failed = Vec::new();
+    // A store fault (disk full, database down) fails that item only: each item is its own
+    // transaction, so the reply lists exactly the users that exist.
+    let mut store_fault = None;
     for item in items {
         let username = item
             .get("username")
@@ -75,13 +78,21 @@ pub(super) async fn create_users(call: &Call<'_>, body: &[u8]) -> Reply {
         };
         match outcome {
             Ok((account, token)) => created.push((account.username, token)),
-            Err(Fault::Internal) => return Err(Fault::Internal),
-            Err(fault) => failed.push(FailedItem {
-                username,
-                code: fault.code(Action::CreateUser),
-                reason: fault.message(Action::CreateUser),
-            }),
+            Err(fault) => {
+                if matches!(fault, Fault::Internal | Fault::Unavailable) {
+                    store_fault.get_or_insert(fault.clone());
+                }
+                failed.push(FailedItem {
+                    username,
+                    code: fault.code(Action::CreateUser),
+                    reason: fault.message(Action::CreateUser),
+                });
+            }
         }
+    }
+    if let (true, Some(fault)) = (created.is_empty(), store_fault) {
+        // Nothing was created: the fault itself is the answer.
+        return Err(fault);
     }
     let status = if created.is_empty() {
         StatusCode::BAD_REQUEST

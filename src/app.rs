@@ -65,7 +65,10 @@ pub async fn open_accounts(
     rules.validate()?;
     let pepper = rules.pepper()?;
     let backend = match opening {
-        Opening::Server => crate::store::open(&store.database_url).await?,
+        Opening::Server => {
+            let wait = std::time::Duration::from_secs(store.database_wait);
+            crate::store::open_waiting(&store.database_url, wait).await?
+        }
         Opening::Admin => crate::store::open_existing(&store.database_url).await?,
     };
     backend

@@ -18,6 +18,11 @@ pub struct StoreArgs {
         default_value = "sqlite://roster.db"
     )]
     pub database_url: String,
+
+    /// Seconds to keep trying a PostgreSQL server that cannot be reached yet at start
+    /// (orchestrated starts); each failed try is logged with host, port and cause.
+    #[arg(long, env = "ROSTER_DATABASE_WAIT", default_value_t = 10)]
+    pub database_wait: u64,
 }
 
 /// Account rules (passwords, locales); shared by the server and the admin CLI.

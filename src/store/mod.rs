@@ -288,15 +288,21 @@ pub trait Store: Send + Sync + 'static {
 
 /// Opens the store a URL names: `sqlite://…` (created if missing) or `postgres://…`.
 pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, String> {
+    open_waiting(url, std::time::Duration::ZERO).await
+}
+
+/// [`open`], waiting up to `wait` for a PostgreSQL server that cannot be reached yet.
+pub async fn open_waiting(
+    url: &str,
+    wait: std::time::Duration,
+) -> Result<std::sync::Arc<dyn Store>, String> {
     if url.starts_with("sqlite:") {
         let store = SqliteStore::open(url)
             .await
             .map_err(|e| format!("cannot open {url}: {e}"))?;
         Ok(std::sync::Arc::new(store))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        let store = PostgresStore::open(url)
-            .await
-            .map_err(|e| PostgresStore::connect_error(url, &e))?;
+        let store = PostgresStore::open_waiting(url, wait).await?;
         Ok(std::sync::Arc::new(store))
     } else {
         Err(format!(

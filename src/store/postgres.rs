@@ -28,6 +28,31 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
+    /// Connects to the database a `postgres://` URL names; while the server cannot be
+    /// reached (refused, timed out, starting up) it tries again with back-off for up to
+    /// `wait`, logging each failure, so that an orchestrated start may bring the database up
+    /// after Roster.
+    pub async fn open_waiting(url: &str, wait: Duration) -> Result<PostgresStore, String> {
+        let start = std::time::Instant::now();
+        let mut pause = Duration::from_millis(250);
+        loop {
+            let err = match probe(url).await {
+                Ok(()) => match PostgresStore::open(url).await {
+                    Ok(store) => return Ok(store),
+                    Err(e) => e,
+                },
+                Err(e) => e,
+            };
+            let message = PostgresStore::connect_error(url, &err);
+            if !transient(&err) || start.elapsed() + pause > wait {
+                return Err(message);
+            }
+            tracing::warn!(retry_in = ?pause, "{message}");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(5));
+        }
+    }
+
     /// Connects to the database a `postgres://` URL names.
     pub async fn open(url: &str) -> Result<PostgresStore, sqlx::Error> {
         check_root_cert(url)?;
@@ -156,3 +181,27 @@ fn tls_failure(err: &sqlx::Error) -> Option<TlsFailure> {
 }
 
 sql_store!(PostgresStore, Postgres, "./migrations/postgres");
+
+/// One connection, to learn why the server cannot be reached (the pool would only say it
+/// timed out), within a few seconds.
+async fn probe(url: &str) -> Result<(), sqlx::Error> {
+    use sqlx::Connection;
+    check_root_cert(url)?;
+    let connect = sqlx::PgConnection::connect(url);
+    match tokio::time::timeout(Duration::from_secs(5), connect).await {
+        Ok(connection) => connection?.close().await,
+        Err(_) => Err(sqlx::Error::PoolTimedOut),
+    }
+}
+
+/// Whether a failure to connect may pass by itself: nothing listens yet, no answer, or the
+/// server is starting up or shutting down.
+fn transient(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("57P") || code.starts_with("08")),
+        _ => false,
+    }
+}

@@ -433,3 +433,46 @@ async fn postgres_stopped_and_started_under_load_loses_no_acknowledged_write() {
     );
     assert_all_there(&url, &acked).await;
 }
+
+#[tokio::test]
+async fn an_unreachable_postgres_is_named_with_host_port_and_cause_within_seconds() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://roster:s3cret@127.0.0.1:{port}/roster");
+    let mut config = roster::config::Config::for_tests("127.0.0.1:0".parse().unwrap(), &url);
+    config.store.database_wait = 1;
+    let start = Instant::now();
+    let err = roster::app::App::build(config)
+        .await
+        .err()
+        .expect("no database: no start");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+    assert!(err.to_lowercase().contains("refused"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+}
+
+#[tokio::test]
+async fn a_start_waits_for_a_postgres_that_comes_up_after_it() {
+    let Some(cluster) = crate::pg::start(crate::pg::Options::default()) else {
+        return;
+    };
+    let url = cluster.fresh_database().await;
+    cluster.stop();
+    let waiting = {
+        let url = url.clone();
+        tokio::spawn(async move { TestApp::spawn_on(&url, |c| c.store.database_wait = 30).await })
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!waiting.is_finished(), "the start did not wait");
+    cluster.resume();
+    let app = waiting.await.unwrap();
+    app.log_on("admin@localhost", ADMIN_PASSWORD).await;
+}

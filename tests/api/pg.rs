@@ -190,11 +190,15 @@ fn remove_stale_clusters() {
         {
             continue;
         }
-        let pid = std::fs::read_to_string(path.join("data/postmaster.pid")).unwrap_or_default();
-        let alive = pid
+        // The test process that made it (a stopped cluster has no postmaster.pid), else
+        // the server's own pid file.
+        let owner = std::fs::read_to_string(path.join("owner.pid"))
+            .or_else(|_| std::fs::read_to_string(path.join("data/postmaster.pid")))
+            .unwrap_or_default();
+        let alive = owner
             .lines()
             .next()
-            .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+            .is_some_and(|pid| Path::new(&format!("/proc/{}", pid.trim())).exists());
         if !alive {
             let _ = std::fs::remove_dir_all(&path);
         }
@@ -259,6 +263,7 @@ pub fn start(options: Options) -> Option<Cluster> {
         .tempdir()
         .unwrap();
     let data = dir.path().join("data");
+    std::fs::write(dir.path().join("owner.pid"), std::process::id().to_string()).unwrap();
     if is_root() {
         let status = Command::new("chown")
             .args(["-R", "postgres:postgres"])

@@ -291,6 +291,24 @@ async fn security_events_are_logged_with_the_request_id_and_without_secrets() {
         .await
         .unwrap();
     assert_eq!(denied.status(), StatusCode::UNAUTHORIZED);
+    let log_on = |password: &str, request_id: &str| {
+        client
+            .post(at("/users/api/auth"))
+            .header("x-request-id", request_id)
+            .json(&serde_json::json!({"email": "norm@example.com", "password": password}))
+            .send()
+    };
+    assert_eq!(
+        log_on("N0rm!passwd", "ok-req-4").await.unwrap().status(),
+        StatusCode::OK
+    );
+    for i in 0..5 {
+        log_on("Wr0ng!guess", &format!("fail-req-{i}"))
+            .await
+            .unwrap();
+    }
+    let throttled = log_on("N0rm!passwd", "throttle-req-6").await.unwrap();
+    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
     drop(server);
 
     let log = std::fs::read_to_string(&log_path).unwrap();
@@ -298,6 +316,9 @@ async fn security_events_are_logged_with_the_request_id_and_without_secrets() {
         ("csrf-req-1", "csrf_refused", "evil.example"),
         ("token-req-2", "token_refused", "rejected"),
         ("denied-req-3", "access_denied", "account="),
+        ("ok-req-4", "logon_succeeded", "account="),
+        ("fail-req-0", "logon_failed", "account="),
+        ("throttle-req-6", "throttled", "account="),
     ] {
         let lines = lines_of(&log, request_id);
         let line = lines
@@ -313,6 +334,7 @@ async fn security_events_are_logged_with_the_request_id_and_without_secrets() {
         ADMIN_PASSWORD,
         PASSWORD,
         "N0rm!passwd",
+        "Wr0ng!guess",
         &token,
         &forged,
         &admin,

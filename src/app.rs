@@ -94,6 +94,7 @@ impl App {
             config.admin_key.clone(),
         )
         .await?;
+        let accounts = crate::directory::attach(accounts, &config.directory)?;
         let generated_admin_password = accounts
             .ensure_default_admin(&config.admin_email, config.admin_password.clone())
             .await

@@ -4,6 +4,7 @@
 mod api;
 mod audit;
 mod cache;
+mod directory;
 mod events;
 mod manage;
 mod passwords;
@@ -116,6 +117,7 @@ pub struct Accounts {
     settings: Arc<Settings>,
     sessions: Arc<cache::SessionCache>,
     flights: Arc<throttle::Flights>,
+    directory: Option<crate::directory::DirectoryHandle>,
 }
 
 impl Accounts {
@@ -141,6 +143,7 @@ impl Accounts {
             settings: Arc::new(settings),
             sessions: Arc::default(),
             flights: Arc::default(),
+            directory: None,
         })
     }
 

@@ -2,10 +2,12 @@
 //! runs twice, on SQLite and on PostgreSQL (a throwaway cluster this process starts).
 
 mod helpers;
+mod ldap;
 mod limits;
 mod multi_instance;
 mod pg;
 mod pg_tls;
+mod slapd;
 mod store_conformance;
 mod tls;
 

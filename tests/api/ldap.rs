@@ -277,3 +277,33 @@ async fn starttls_and_ldaps_work_with_the_directory_ca_and_fail_with_another() {
     assert!(log.contains("EXT oid=1.3.6.1.4.1.1466.20037"), "{log}");
     assert_eq!(slapd.binds_as(&person_dn(ALICE.0)), 4, "{log}");
 }
+
+#[tokio::test]
+async fn an_ad_user_changes_the_password_in_the_directory_not_here() {
+    let Some(slapd) = Slapd::start(None) else {
+        return;
+    };
+    let app = app_with(&slapd, slapd.url(), |_| {}).await;
+    let token = app.log_on("alice@example.org", ALICE.1).await;
+    let body = serde_json::json!({"password": ALICE.1, "newPassword": "N3w!passw0rd"});
+    let reply = app
+        .post("/users/api/password", &body.to_string(), Some(&token))
+        .await;
+    assert_eq!(
+        (reply.status, reply.text.as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            r#"{"ok":false,"status":"The account cannot be changed this way."}"#
+        )
+    );
+    let change = r#"{"username":"alice","password":"N3w!passw0rd"}"#;
+    app.admin("changePassword", change).await.assert_error(
+        StatusCode::BAD_REQUEST,
+        "C3040008",
+        "Password of an Active Directory user cannot be changed.",
+    );
+    // Nothing changed: the directory password still works, the new one does not.
+    app.log_on("alice@example.org", ALICE.1).await;
+    let new = app.try_log_on("alice@example.org", "N3w!passw0rd").await;
+    assert_eq!(new.text, NO_MATCH);
+}

@@ -78,7 +78,10 @@ impl DirectoryHandle {
     /// Checks a password (see [`Directory::check`]) and remembers whether the directory answered.
     pub async fn check(&self, username: &str, password: &str) -> Result<bool, Unavailable> {
         let result = self.inner.check(username, password).await;
-        self.record(result.is_ok());
+        if !password.is_empty() {
+            // An empty password is refused without contact: it says nothing about the state.
+            self.record(result.is_ok());
+        }
         result
     }
 

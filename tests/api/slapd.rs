@@ -41,6 +41,7 @@ pub struct Slapd {
     pub port: u16,
     /// The `ldaps://` port (when started with TLS).
     pub ldaps_port: u16,
+    urls: String,
     child: Mutex<Option<Child>>,
     dir: TempDir,
 }
@@ -149,7 +150,24 @@ impl Slapd {
         if tls.is_some() {
             urls.push_str(&format!(" ldaps://127.0.0.1:{ldaps_port}/"));
         }
-        let log = std::fs::File::create(dir.path().join("slapd.log")).unwrap();
+        let slapd = Slapd {
+            port,
+            ldaps_port,
+            urls,
+            child: Mutex::new(None),
+            dir,
+        };
+        slapd.run();
+        Some(slapd)
+    }
+
+    /// Starts the server process and waits until it listens.
+    fn run(&self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("slapd.log"))
+            .unwrap();
         // -d keeps slapd in the foreground; 256 is the "stats" level (connections,
         // operations, results). pdeathsig ends it with the thread that started it.
         let child = Command::new("setpriv")
@@ -157,21 +175,21 @@ impl Slapd {
             .arg("--")
             .arg(SLAPD)
             .arg("-f")
-            .arg(&conf)
-            .args(["-h", &urls, "-d", "256"])
+            .arg(self.dir.path().join("slapd.conf"))
+            .args(["-h", &self.urls, "-d", "256"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("slapd starts");
-        let slapd = Slapd {
-            port,
-            ldaps_port,
-            child: Mutex::new(Some(child)),
-            dir,
-        };
-        slapd.wait_until_listening();
-        Some(slapd)
+        *self.child.lock().unwrap() = Some(child);
+        self.wait_until_listening();
+    }
+
+    /// Stops the server and starts it again on the same ports and database.
+    pub fn restart(&self) {
+        self.stop();
+        self.run();
     }
 
     fn wait_until_listening(&self) {

@@ -345,3 +345,37 @@ async fn wrong_directory_passwords_are_throttled_and_the_right_one_is_then_not_e
     // Refused by the throttle before the directory is asked.
     assert_eq!(slapd.binds_as(&person_dn(ALICE.0)), binds);
 }
+
+#[tokio::test]
+async fn health_reports_the_directory_without_waiting_for_it_and_stays_200() {
+    let Some(slapd) = Slapd::start(None) else {
+        return;
+    };
+    let app = app_with(&slapd, slapd.url(), |_| {}).await;
+    // No contact yet: the first health check starts a probe in the background.
+    let first = app.get("/healthz", None).await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert!(first.text.starts_with("ok\ndirectory: "), "{}", first.text);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.get("/healthz", None).await.text != "ok\ndirectory: up" {
+        assert!(
+            Instant::now() < deadline,
+            "the probe never reported the directory up"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A directory that never answers does not slow the health check down.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ldap://{}", silent.local_addr().unwrap());
+    let app = app_with(&slapd, url, |c| c.directory.ldap_timeout = 30).await;
+    let started = Instant::now();
+    for _ in 0..3 {
+        let reply = app.get("/healthz", None).await;
+        assert_eq!(
+            (reply.status, reply.text.as_str()),
+            (StatusCode::OK, "ok\ndirectory: unknown")
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
+    drop(silent);
+}

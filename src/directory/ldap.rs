@@ -16,6 +16,9 @@ use super::{Directory, Unavailable};
 
 /// Service connections kept open (and searches in flight) at most.
 const POOL_SIZE: usize = 4;
+/// User binds (each on a connection of its own) in flight at most, so that a burst of
+/// log-ons cannot open an unbounded number of connections to the directory.
+const BINDS_IN_FLIGHT: usize = 16;
 
 /// LDAP result codes this module tells apart (RFC 4511).
 const SUCCESS: u32 = 0;
@@ -27,6 +30,7 @@ pub struct LdapDirectory {
     settings: DirectorySettings,
     idle: Mutex<Vec<Ldap>>,
     slots: Semaphore,
+    binds: Semaphore,
 }
 
 fn unavailable(what: &str) -> impl Fn(ldap3::LdapError) -> Unavailable + '_ {
@@ -40,6 +44,7 @@ impl LdapDirectory {
             settings,
             idle: Mutex::default(),
             slots: Semaphore::new(POOL_SIZE),
+            binds: Semaphore::new(BINDS_IN_FLIGHT),
         }
     }
 
@@ -160,6 +165,11 @@ impl LdapDirectory {
 
     /// A simple bind as `dn` on a connection of its own, closed right after.
     async fn bind_as(&self, dn: &str, password: &str) -> Result<bool, Unavailable> {
+        let _slot = self
+            .binds
+            .acquire()
+            .await
+            .map_err(|_| Unavailable("pool closed".into()))?;
         let mut ldap = self.connect().await?;
         let result = ldap
             .with_timeout(self.settings.timeout)

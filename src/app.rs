@@ -181,6 +181,7 @@ impl App {
             Opening::Server,
         )
         .await?;
+        let accounts = crate::directory::attach(accounts, &config.directory)?;
         let generated_admin_password = accounts
             .ensure_default_admin(&config.admin_email, config.admin_password.clone())
             .await

@@ -98,6 +98,9 @@ pub struct Config {
     #[command(flatten)]
     pub rules: RulesArgs,
 
+    #[command(flatten)]
+    pub directory: DirectoryArgs,
+
     /// Password of the default administrator at first start (`ROSTER_ADMIN_PASSWORD` only:
     /// never a flag, so it does not show in process lists).
     #[arg(skip)]
@@ -275,4 +278,40 @@ impl RulesArgs {
             _ => Ok(None),
         }
     }
+}
+
+/// Directory log-on for `type: ad` accounts; off without `--ldap-url`.
+#[derive(Args, Debug, Clone)]
+pub struct DirectoryArgs {
+    /// Directory URL: `ldap://host:389` (`?starttls` for StartTLS) or `ldaps://host:636`.
+    #[arg(long, env = "ROSTER_LDAP_URL")]
+    pub ldap_url: Option<String>,
+
+    /// DN of the service account that searches (none: anonymous search).
+    #[arg(long, env = "ROSTER_LDAP_BIND_DN")]
+    pub ldap_bind_dn: Option<String>,
+
+    /// File holding the service account's password (else `ROSTER_LDAP_BIND_PASSWORD`).
+    #[arg(long, value_name = "PATH")]
+    pub ldap_bind_password_file: Option<PathBuf>,
+
+    /// Where the user search starts (required with `--ldap-url`).
+    #[arg(long, env = "ROSTER_LDAP_BASE_DN")]
+    pub ldap_base_dn: Option<String>,
+
+    /// Search filter; `{username}` is replaced by the escaped user name (RFC 4515).
+    #[arg(
+        long,
+        env = "ROSTER_LDAP_USER_FILTER",
+        default_value = "(&(objectClass=person)(uid={username}))"
+    )]
+    pub ldap_user_filter: String,
+
+    /// PEM file of the CA certificates trusted for the directory (default: the system's).
+    #[arg(long, env = "ROSTER_LDAP_CA_FILE", value_name = "PATH")]
+    pub ldap_ca_file: Option<PathBuf>,
+
+    /// Seconds allowed for connecting, and for one whole directory password check.
+    #[arg(long, env = "ROSTER_LDAP_TIMEOUT", default_value_t = 5)]
+    pub ldap_timeout: u64,
 }

@@ -142,6 +142,9 @@ impl Accounts {
             if token {
                 return Ok(Some(Proof::Token));
             }
+            if account.kind == AccountKind::Ad {
+                return self.directory_proof(account, secret).await;
+            }
             Ok(match self.hasher.verify(secret, hash).await? {
                 Verified::Yes { .. } => Some(Proof::Password),
                 Verified::No => None,

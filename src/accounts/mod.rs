@@ -4,6 +4,7 @@
 mod api;
 mod audit;
 mod cache;
+mod directory;
 mod events;
 mod manage;
 mod passwords;
@@ -121,6 +122,7 @@ pub struct Accounts {
     settings: Arc<Settings>,
     sessions: Arc<cache::SessionCache>,
     flights: Arc<throttle::Flights>,
+    directory: Option<crate::directory::DirectoryHandle>,
 }
 
 impl Accounts {
@@ -146,6 +148,7 @@ impl Accounts {
             settings: Arc::new(settings),
             sessions: Arc::default(),
             flights: Arc::default(),
+            directory: None,
         })
     }
 

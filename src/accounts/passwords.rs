@@ -19,6 +19,11 @@ impl Accounts {
         actor: &Actor,
     ) -> Result<()> {
         let account = self.session_account(ctx).await?;
+        if account.kind != AccountKind::Local {
+            // A directory user's password changes in the directory: refused before the
+            // current password would be sent to it.
+            return Err(Error::NotLocal);
+        }
         let actor = actor.as_account(account.id, &account.username);
         // Throttled like a log on: this is a password guess too.
         let hash = account.password_hash.as_deref();

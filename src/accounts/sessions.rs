@@ -3,7 +3,7 @@
 use super::throttle::{Check, Proof};
 use super::{now, Accounts, Error, Result};
 use crate::auth::{random_token, Verified};
-use crate::domain::{email, Account, Actor, Session};
+use crate::domain::{email, Account, AccountKind, Actor, Session};
 use crate::store::StoreError;
 
 /// A verified session, as a request carries it.
@@ -67,6 +67,9 @@ impl Accounts {
         };
         let hash = account.as_ref().and_then(|a| a.password_hash.as_deref());
         let verify = || async {
+            if let Some(ad) = account.as_ref().filter(|a| a.kind == AccountKind::Ad) {
+                return self.directory_proof(ad, password).await;
+            }
             match (self.hasher.verify(password, hash).await?, &account) {
                 (Verified::Yes { rehash }, Some(account)) => {
                     if let (Some(new), Some(old)) = (rehash, hash) {

@@ -8,26 +8,39 @@ use serde_json::{json, Value};
 
 use super::AppState;
 
-/// 200 `ok` when the store answers a query, 503 otherwise.
-pub async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+/// 200 `ok` when the store answers a query, 503 otherwise. With a directory configured, a
+/// second line `directory: up|down|unknown` reports its last contact; it never fails the
+/// check (local users can log on without it) and never waits for the directory.
+pub async fn healthz(State(state): State<AppState>) -> (StatusCode, String) {
+    let directory = match state.accounts.directory() {
+        Some(d) => format!("\ndirectory: {}", d.state().as_str()),
+        None => String::new(),
+    };
     match state.accounts.store().count_accounts().await {
-        Ok(_) => (StatusCode::OK, "ok"),
+        Ok(_) => (StatusCode::OK, format!("ok{directory}")),
         Err(e) => {
             tracing::error!(cause = %e, "health check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable")
+            let body = format!("store unavailable{directory}");
+            (StatusCode::SERVICE_UNAVAILABLE, body)
         }
     }
 }
 
 /// 200 `{"ready":true}` when a write to the store commits; 503 `{"ready":false,"reason"}`
-/// while it cannot (disk full, file read-only, removed or replaced, database down).
+/// while it cannot (disk full, file read-only, removed or replaced, database down). With a
+/// directory configured, `"directory": "up|down|unknown"` reports it without deciding
+/// readiness (local users log on without it).
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    match state.accounts.ready().await {
-        Ok(()) => (StatusCode::OK, Json(json!({"ready": true}))),
+    let (status, mut body) = match state.accounts.ready().await {
+        Ok(()) => (StatusCode::OK, json!({"ready": true})),
         Err(reason) => {
             tracing::warn!(%reason, "not ready");
             let body = json!({"ready": false, "reason": reason});
-            (StatusCode::SERVICE_UNAVAILABLE, Json(body))
+            (StatusCode::SERVICE_UNAVAILABLE, body)
         }
+    };
+    if let Some(directory) = state.accounts.directory() {
+        body["directory"] = json!(directory.state().as_str());
     }
+    (status, Json(body))
 }

@@ -29,7 +29,7 @@ struct TlsCluster {
 static TLS_CLUSTER: OnceLock<Option<TlsCluster>> = OnceLock::new();
 
 /// A self-signed CA: its certificate (PEM) and an issuer to sign with.
-fn test_ca(name: &str) -> (String, Issuer<'static, KeyPair>) {
+pub(crate) fn test_ca(name: &str) -> (String, Issuer<'static, KeyPair>) {
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.distinguished_name.push(DnType::CommonName, name);
@@ -40,7 +40,7 @@ fn test_ca(name: &str) -> (String, Issuer<'static, KeyPair>) {
 }
 
 /// A server certificate for 127.0.0.1 and localhost, signed by `ca`.
-fn server_certificate(ca: &Issuer<'_, KeyPair>) -> ServerTls {
+pub(crate) fn server_certificate(ca: &Issuer<'_, KeyPair>) -> ServerTls {
     let mut params = CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
     params
         .distinguished_name

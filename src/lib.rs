@@ -8,5 +8,6 @@ pub mod cli; // the `roster` subcommands
 pub mod config; // settings: flags and ROSTER_* variables
 pub mod domain; // framework-free types and validation rules
 pub mod http; // transport: routes, extractors, dialect wire formats
+pub mod mail; // the SMTP client: settings from --smtp-url, sending off the request path
 pub mod server; // the connection loop: HTTP/1.1, TLS, limits, graceful shutdown
 pub mod store; // the storage trait and its SQL backends

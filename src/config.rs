@@ -140,6 +140,19 @@ pub struct Config {
     /// PEM private key for HTTPS.
     #[arg(long, env = "ROSTER_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+
+    /// The address users reach (links in mail); default `http://<listen>`.
+    #[arg(long, env = "ROSTER_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// SMTP server for mail: `smtp://host:25`, `smtp://user:pass@host:587?tls=starttls`,
+    /// `smtps://host:465` (`tls_ca=PATH` trusts that CA only; `timeout=SECONDS`). None: mail off.
+    #[arg(long, env = "ROSTER_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// Sender address of Roster's mail; default `roster@<host of the public URL>`.
+    #[arg(long, env = "ROSTER_MAIL_FROM")]
+    pub mail_from: Option<String>,
 }
 
 impl Config {

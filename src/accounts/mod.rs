@@ -5,9 +5,11 @@ mod api;
 mod audit;
 mod cache;
 mod events;
+mod mail;
 mod manage;
 mod passwords;
 mod profile;
+mod reset;
 mod sessions;
 mod throttle;
 
@@ -21,7 +23,9 @@ use crate::store::{Store, StoreError, UniqueField};
 pub use api::{AdminUserInput, Caller, Via};
 pub use audit::{parse_rfc3339, rfc3339, AUDIT_PAGE_MAX};
 pub use cache::SESSION_CACHE_TTL;
+pub use mail::{MESSAGE_MAX, SENDS_PER_HOUR, TITLE_MAX};
 pub use manage::{NewUser, DEFAULT_ADMIN};
+pub use reset::{RESETS_PER_ADDRESS, RESETS_PER_EMAIL, RESET_TTL};
 pub use sessions::{IssuedSession, SessionCtx};
 
 /// What a use-case can refuse, in terms both dialects translate into their own replies.
@@ -66,6 +70,15 @@ pub enum Error {
     /// The JESS credential is empty or refused.
     #[error("JESS credential refused")]
     JessRejected,
+    /// Mail is not configured (no `--smtp-url`).
+    #[error("mail is off")]
+    MailOff,
+    /// The SMTP server refused the mail, could not be reached, or took too long.
+    #[error("mail could not be sent")]
+    MailFailed,
+    /// An unknown, spent or expired password-reset token.
+    #[error("reset token invalid or expired")]
+    ResetInvalid,
     /// Something failed that is not the caller's fault; details are logged, never replied.
     #[error("internal error: {0}")]
     Internal(String),
@@ -116,6 +129,7 @@ pub struct Accounts {
     settings: Arc<Settings>,
     sessions: Arc<cache::SessionCache>,
     flights: Arc<throttle::Flights>,
+    mail: Option<Arc<mail::Outbox>>,
 }
 
 impl Accounts {
@@ -141,6 +155,7 @@ impl Accounts {
             settings: Arc::new(settings),
             sessions: Arc::default(),
             flights: Arc::default(),
+            mail: None,
         })
     }
 

@@ -170,7 +170,7 @@ impl From<accounts::Error> for Fault {
             E::BadCredentials | E::Unauthorized | E::SessionMismatch => Fault::AuthFailed,
             E::JessRejected => Fault::BadJson,
             E::Throttled(seconds) => Fault::Throttled(seconds),
-            E::Stale => Fault::Internal,
+            E::Stale | E::MailOff | E::MailFailed | E::ResetInvalid => Fault::Internal,
             E::Internal(cause) => {
                 tracing::error!(%cause, "userapi request failed");
                 Fault::Internal

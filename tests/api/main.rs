@@ -6,6 +6,7 @@ mod limits;
 mod multi_instance;
 mod pg;
 mod pg_tls;
+mod smtp;
 mod store_conformance;
 mod tls;
 
@@ -36,6 +37,9 @@ macro_rules! suite {
             }
             mod hardening {
                 include!("hardening.rs");
+            }
+            mod mail {
+                include!("mail.rs");
             }
             mod ensims_user {
                 include!("ensims_user.rs");

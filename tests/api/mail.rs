@@ -395,3 +395,17 @@ async fn an_email_change_sends_a_notice_to_the_old_address() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(smtp.wait_for(2).await[1].to, ["robert@example.com"]);
 }
+
+#[tokio::test]
+async fn a_message_with_a_lone_dot_line_arrives_whole_as_one_mail() {
+    let smtp = SmtpServer::start().await;
+    let app = app_mailing_to(&smtp.url()).await;
+    let bob = app.log_on("bob@example.com", PASSWORD).await;
+    let smuggled = "Hi\r\n.\r\nMAIL FROM:<x@evil.example>\r\nRCPT TO:<victim@example.org>\r\nDATA\r\nspam";
+    let reply = send(&app, &bob, json!({"title": "dots", "message": smuggled})).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let mail = &smtp.wait_for(1).await[0];
+    assert_eq!(mail.to, ["bob@example.com"]);
+    assert!(mail.body().contains("\n.\nMAIL FROM:<x@evil.example>"), "{}", mail.body());
+    assert_eq!(smtp.received().len(), 1, "one mail, not two");
+}

@@ -409,3 +409,55 @@ async fn a_message_with_a_lone_dot_line_arrives_whole_as_one_mail() {
     assert!(mail.body().contains("\n.\nMAIL FROM:<x@evil.example>"), "{}", mail.body());
     assert_eq!(smtp.received().len(), 1, "one mail, not two");
 }
+
+/// Starts the built `roster serve` with `env`, returns its log up to "listening" (or its whole
+/// output when it stops), then stops it.
+fn serve_log(db_url: &str, env: &[(&str, &str)]) -> String {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("ROSTER_DATABASE_URL", db_url)
+        .env("ROSTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut log = String::new();
+    for line in std::io::BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        log.push_str(&line);
+        log.push('\n');
+        if line.contains("Roster listening") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    log
+}
+
+#[tokio::test]
+async fn the_start_up_log_says_whether_mail_is_on_and_never_shows_the_smtp_password() {
+    let (db_url, _dir) = crate::helpers::fresh_store(BACKEND).await;
+    let off = tokio::task::spawn_blocking({
+        let db_url = db_url.clone();
+        move || serve_log(&db_url, &[])
+    })
+    .await
+    .unwrap();
+    assert!(off.contains("mail is off"), "{off}");
+    let on = tokio::task::spawn_blocking({
+        let db_url = db_url.clone();
+        move || serve_log(&db_url, &[("ROSTER_SMTP_URL", "smtps://me:s3cr3t@127.0.0.1:9")])
+    })
+    .await
+    .unwrap();
+    assert!(on.contains("mail is on") && !on.contains("s3cr3t"), "{on}");
+    let clear = tokio::task::spawn_blocking(move || {
+        serve_log(&db_url, &[("ROSTER_SMTP_URL", "smtp://me:s3cr3t@127.0.0.1:9")])
+    })
+    .await
+    .unwrap();
+    assert!(clear.contains("credentials need tls") && !clear.contains("s3cr3t"), "{clear}");
+}

@@ -100,21 +100,21 @@ impl Mailer {
         public_url: &str,
     ) -> Result<Mailer, String> {
         let settings = SmtpSettings::parse(smtp_url)?;
-        let host = url::Url::parse(public_url)
-            .map_err(|e| format!("--public-url is not a URL: {e}"))?
-            .host()
-            .map(|h| match h {
-                url::Host::Domain(d) => d.to_owned(),
-                // An address literal, as RFC 5321 writes it.
-                url::Host::Ipv4(ip) => format!("[{ip}]"),
-                url::Host::Ipv6(ip) => format!("[IPv6:{ip}]"),
-            })
-            .ok_or("--public-url needs a host")?;
+        let url =
+            url::Url::parse(public_url).map_err(|e| format!("--public-url is not a URL: {e}"))?;
+        // EHLO takes an address literal for an IP; lettre's From header does not, so the
+        // default sender of an IPv4 host is `roster@1.2.3.4` and of an IPv6 host
+        // `roster@localhost`.
+        let (hello, domain) = match url.host().ok_or("--public-url needs a host")? {
+            url::Host::Domain(d) => (d.to_owned(), d.to_owned()),
+            url::Host::Ipv4(ip) => (format!("[{ip}]"), ip.to_string()),
+            url::Host::Ipv6(ip) => (format!("[IPv6:{ip}]"), "localhost".to_owned()),
+        };
         let from = match mail_from {
             Some(from) => from.to_owned(),
-            None => format!("roster@{host}"),
+            None => format!("roster@{domain}"),
         };
-        Mailer::new(settings, &from, &host)
+        Mailer::new(settings, &from, &hello)
     }
 
     /// The server's settings (no password in their `Debug`).
@@ -258,8 +258,20 @@ mod tests {
         let by_name =
             Mailer::from_config("smtp://mail.test", None, "https://id.example.org/").unwrap();
         assert_eq!(by_name.inner.from.to_string(), "roster@id.example.org");
-        let by_ip = Mailer::from_config("smtp://mail.test", None, "http://127.0.0.1:8080").unwrap();
-        assert_eq!(by_ip.inner.from.email.domain(), "[127.0.0.1]");
+        for (public, domain) in [
+            ("http://127.0.0.1:8080", "127.0.0.1"),
+            ("http://[::1]:80", "localhost"),
+        ] {
+            let by_ip = Mailer::from_config("smtp://mail.test", None, public).unwrap();
+            assert_eq!(by_ip.inner.from.email.domain(), domain);
+            let mail = Mail {
+                to: "admin@localhost".into(),
+                subject: "s".into(),
+                body: "b".into(),
+            };
+            let message = by_ip.message(&mail).expect("a message with an envelope");
+            assert_eq!(message.envelope().from().unwrap().domain(), domain);
+        }
         assert!(
             Mailer::from_config("smtp://mail.test", Some("not an address"), "http://h").is_err()
         );

@@ -410,31 +410,114 @@ async fn a_message_with_a_lone_dot_line_arrives_whole_as_one_mail() {
     assert_eq!(smtp.received().len(), 1, "one mail, not two");
 }
 
-/// Starts the built `roster serve` with `env`, returns its log up to "listening" (or its whole
-/// output when it stops), then stops it.
-fn serve_log(db_url: &str, env: &[(&str, &str)]) -> String {
-    use std::io::BufRead;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("ROSTER_DATABASE_URL", db_url)
-        .env("ROSTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("NO_COLOR", "1")
-        .envs(env.iter().copied())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
-    let mut log = String::new();
-    for line in std::io::BufReader::new(child.stderr.take().unwrap()).lines() {
-        let line = line.unwrap();
-        log.push_str(&line);
-        log.push('\n');
-        if line.contains("Roster listening") {
-            break;
-        }
+/// The built `roster serve`, its log collected as it runs.
+struct Binary {
+    child: std::process::Child,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Binary {
+    /// Starts it with `env` and waits until it listens or stops.
+    fn start(db_url: &str, env: &[(&str, &str)]) -> Binary {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("ROSTER_DATABASE_URL", db_url)
+            .env("ROSTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let line = line.unwrap_or_default();
+                let listening = line.contains("Roster listening");
+                sink.lock().unwrap().push_str(&format!("{line}\n"));
+                if listening {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        // Either it listens, or it stops and the sender is dropped.
+        let _ = rx.recv_timeout(Duration::from_secs(60));
+        Binary { child, log }
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    log
+
+    /// The address it serves, from its "Roster listening on http://ADDR" line.
+    fn url(&self, path: &str) -> String {
+        let log = self.log.lock().unwrap();
+        let addr = log
+            .lines()
+            .find_map(|l| l.split("Roster listening on ").nth(1))
+            .unwrap_or_else(|| panic!("not listening: {log}"));
+        format!("{addr}{path}")
+    }
+
+    /// Stops it and returns its whole log.
+    fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Binary {
+    // A failed assertion must not leave the server running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve_log(db_url: &str, env: &[(&str, &str)]) -> String {
+    Binary::start(db_url, env).stop()
+}
+
+#[tokio::test]
+async fn no_log_line_holds_the_reset_token_the_new_password_or_the_address() {
+    let smtp = SmtpServer::start().await;
+    let (db_url, _dir) = crate::helpers::fresh_store(BACKEND).await;
+    let smtp_url = smtp.url();
+    let binary = tokio::task::spawn_blocking(move || {
+        let env = [("ROSTER_SMTP_URL", smtp_url.as_str()), ("ROSTER_LOG", "debug")];
+        Binary::start(&db_url, &env)
+    })
+    .await
+    .unwrap();
+    let client = reqwest::Client::new();
+    let post = |path: &str, body: serde_json::Value| {
+        client.post(binary.url(path)).json(&body).send()
+    };
+    let reply = post("/users/api/reset", json!({"email": "admin@localhost"}))
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::OK);
+    let Ok(mails) = smtp.try_wait_for(1).await else {
+        panic!("no reset mail; log:\n{}", binary.log.lock().unwrap());
+    };
+    let token = token_in_any(&mails[0]);
+    let body = json!({"token": token, "newPassword": NEW_PASSWORD});
+    let confirmed = post("/users/api/reset/confirm", body).await.unwrap();
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    smtp.wait_for(2).await;
+    let log = tokio::task::spawn_blocking(move || binary.stop()).await.unwrap();
+    assert!(log.contains("mail sent"), "{log}");
+    for secret in [token.as_str(), NEW_PASSWORD, "admin@localhost"] {
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+    }
+}
+
+/// The token of the reset link in a mail, whatever the public URL.
+fn token_in_any(mail: &Received) -> String {
+    let body = mail.body();
+    let at = body.find("/account/reset?token=").expect("a reset link") + 21;
+    body[at..].split_whitespace().next().unwrap().to_owned()
 }
 
 #[tokio::test]

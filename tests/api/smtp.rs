@@ -156,15 +156,22 @@ impl SmtpServer {
 
     /// Waits (at most 10 s) until `n` messages have arrived, and returns them all.
     pub async fn wait_for(&self, n: usize) -> Vec<Received> {
+        self.try_wait_for(n)
+            .await
+            .unwrap_or_else(|got| panic!("expected {n} messages, got {}: {got:?}", got.len()))
+    }
+
+    /// Waits (at most 10 s) until `n` messages have arrived; what came when it gives up.
+    pub async fn try_wait_for(&self, n: usize) -> Result<Vec<Received>, Vec<Received>> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             let arrived = self.inbox.arrived.notified();
             let got = self.received();
             if got.len() >= n {
-                return got;
+                return Ok(got);
             }
             if tokio::time::timeout_at(deadline, arrived).await.is_err() {
-                panic!("expected {n} messages, got {}: {got:?}", got.len());
+                return Err(got);
             }
         }
     }

@@ -182,6 +182,7 @@ impl App {
         )
         .await?;
         let accounts = crate::directory::attach(accounts, &config.directory)?;
+        let accounts = with_mail(accounts, &config)?;
         let generated_admin_password = accounts
             .ensure_default_admin(&config.admin_email, config.admin_password.clone())
             .await
@@ -238,6 +239,25 @@ impl App {
         maintenance.abort();
         served
     }
+}
+
+/// Turns mail on when `--smtp-url` is set; the start-up log says which.
+fn with_mail(accounts: Accounts, config: &Config) -> Result<Accounts, String> {
+    let Some(smtp_url) = &config.smtp_url else {
+        tracing::info!(
+            "mail is off (no --smtp-url): /send fails, password reset is unavailable, no notices"
+        );
+        return Ok(accounts);
+    };
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.listen));
+    let mailer =
+        crate::mail::Mailer::from_config(smtp_url, config.mail_from.as_deref(), &public_url)?;
+    let smtp = mailer.settings();
+    tracing::info!(host = %smtp.host, port = smtp.port, security = ?smtp.security, "mail is on");
+    Ok(accounts.with_mail(mailer, &public_url))
 }
 
 /// Hourly (the first time at start): delete expired sessions and audit records past their

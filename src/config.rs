@@ -164,6 +164,15 @@ pub struct Config {
         value_delimiter = ','
     )]
     pub allowed_origins: Vec<String>,
+
+    /// SMTP server for mail: `smtp://host:25`, `smtp://user:pass@host:587?tls=starttls`,
+    /// `smtps://host:465` (`tls_ca=PATH` trusts that CA only; `timeout=SECONDS`). None: mail off.
+    #[arg(long, env = "ROSTER_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// Sender address of Roster's mail; default `roster@<host of the public URL>`.
+    #[arg(long, env = "ROSTER_MAIL_FROM")]
+    pub mail_from: Option<String>,
 }
 
 impl Config {

@@ -9,5 +9,6 @@ pub mod config; // settings: flags and ROSTER_* variables
 pub mod directory; // directory (LDAP) log-on for `type: ad` accounts
 pub mod domain; // framework-free types and validation rules
 pub mod http; // transport: routes, extractors, dialect wire formats
+pub mod mail; // the SMTP client: settings from --smtp-url, sending off the request path
 pub mod server; // the connection loop: HTTP/1.1, TLS, limits, graceful shutdown
 pub mod store; // the storage trait and its SQL backends

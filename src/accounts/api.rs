@@ -69,7 +69,8 @@ struct Token {
     hash: String,
 }
 
-fn sha256_hex(secret: &str) -> String {
+/// SHA-256 of a secret, lower-case hex: what the store keeps of a token.
+pub(super) fn sha256_hex(secret: &str) -> String {
     digest(&SHA256, secret.as_bytes())
         .as_ref()
         .iter()

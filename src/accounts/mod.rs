@@ -6,9 +6,11 @@ mod audit;
 mod cache;
 mod directory;
 mod events;
+mod mail;
 mod manage;
 mod passwords;
 mod profile;
+mod reset;
 mod sessions;
 mod throttle;
 
@@ -22,7 +24,9 @@ use crate::store::{Store, StoreError, UniqueField};
 pub use api::{AdminUserInput, Caller, Via};
 pub use audit::{parse_rfc3339, rfc3339, unusual_purge, Purged, AUDIT_PAGE_MAX, LARGE_PURGE};
 pub use cache::SESSION_CACHE_TTL;
+pub use mail::{MESSAGE_MAX, SENDS_PER_HOUR, TITLE_MAX};
 pub use manage::{NewUser, DEFAULT_ADMIN};
+pub use reset::{RESETS_PER_ADDRESS, RESETS_PER_EMAIL, RESET_TTL};
 pub use sessions::{IssuedSession, SessionCtx};
 
 /// What a use-case can refuse, in terms both dialects translate into their own replies.
@@ -71,6 +75,15 @@ pub enum Error {
     /// changed; a retry may succeed.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// Mail is not configured (no `--smtp-url`).
+    #[error("mail is off")]
+    MailOff,
+    /// The SMTP server refused the mail, could not be reached, or took too long.
+    #[error("mail could not be sent")]
+    MailFailed,
+    /// An unknown, spent or expired password-reset token.
+    #[error("reset token invalid or expired")]
+    ResetInvalid,
     /// Something failed that is not the caller's fault; details are logged, never replied.
     #[error("internal error: {0}")]
     Internal(String),
@@ -123,6 +136,7 @@ pub struct Accounts {
     sessions: Arc<cache::SessionCache>,
     flights: Arc<throttle::Flights>,
     directory: Option<crate::directory::DirectoryHandle>,
+    mail: Option<Arc<mail::Outbox>>,
 }
 
 impl Accounts {
@@ -149,6 +163,7 @@ impl Accounts {
             sessions: Arc::default(),
             flights: Arc::default(),
             directory: None,
+            mail: None,
         })
     }
 

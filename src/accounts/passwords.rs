@@ -69,6 +69,14 @@ impl Accounts {
         api_token_hash: Option<&str>,
         actor: &Actor,
     ) -> Result<()> {
+        self.check_replacement(account, new).await?;
+        self.store_password(account, new, keep, api_token_hash, actor)
+            .await
+    }
+
+    /// Whether `new` may replace the account's password: a local account, the policy, and
+    /// (where the policy keeps it) the history.
+    pub(crate) async fn check_replacement(&self, account: &Account, new: &str) -> Result<()> {
         if account.kind != AccountKind::Local {
             return Err(Error::NotLocal);
         }
@@ -76,6 +84,19 @@ impl Accounts {
         if self.settings.policy.keeps_history() && self.was_used_before(account, new).await? {
             return Err(Error::Policy(PolicyViolation::Reused));
         }
+        Ok(())
+    }
+
+    /// Hashes and stores a password [`Accounts::check_replacement`] accepted; every path
+    /// of a password change ends here, so the notice is sent here.
+    pub(crate) async fn store_password(
+        &self,
+        account: &Account,
+        new: &str,
+        keep: Option<&str>,
+        api_token_hash: Option<&str>,
+        actor: &Actor,
+    ) -> Result<()> {
         let hash = self.hasher.hash(new).await?;
         let change = PasswordChange {
             hash: &hash,
@@ -84,10 +105,12 @@ impl Accounts {
             api_token_hash,
         };
         self.sessions.forget_account(account.id);
+        let now = now();
         self.store
-            .set_password(account.id, change, now(), actor)
+            .set_password(account.id, change, now, actor)
             .await?;
         security_event("password_changed", Some(account.id), actor);
+        self.notify_password_changed(account, now);
         Ok(())
     }
 

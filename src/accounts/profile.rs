@@ -51,6 +51,9 @@ impl Accounts {
         }
         if patch.email.is_some() {
             security_event("email_changed", Some(ctx.account_id()), &actor);
+            if let Some(old) = &current {
+                self.notify_email_changed(old, now());
+            }
         }
         Ok(())
     }
@@ -75,6 +78,7 @@ impl Accounts {
             .await?;
         if patch.email.is_some() {
             security_event("email_changed", Some(current.id), actor);
+            self.notify_email_changed(current, now());
         }
         Ok(())
     }

@@ -124,7 +124,10 @@ fn routes(state: AppState) -> Router {
         .route("/confirm", post(ensims::confirm))
         .route("/user", get(ensims::get_user).post(ensims::update_user))
         .route("/register", post(ensims::register))
-        .route("/password", post(ensims::change_password));
+        .route("/password", post(ensims::change_password))
+        .route("/send", post(ensims::mail::send))
+        .route("/reset", post(ensims::mail::reset))
+        .route("/reset/confirm", post(ensims::mail::confirm));
     let jess = Router::new().route("/session", get(jess::status).post(jess::link));
     Router::new()
         .nest("/users/api", ensims)

@@ -196,7 +196,8 @@ pub trait Store: Send + Sync + 'static {
         actor: &Actor,
     ) -> StoreResult<()>;
 
-    /// Sets a new password hash, moving the old one to the history and revoking sessions.
+    /// Sets a new password hash, moving the old one to the history and revoking sessions;
+    /// the account's reset tokens are voided.
     async fn set_password(
         &self,
         id: i64,
@@ -213,6 +214,22 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether the account holds an API token whose secret hashes to `secret_hash`.
     async fn api_token_matches(&self, account_id: i64, secret_hash: &str) -> StoreResult<bool>;
+
+    /// Stores a password-reset token (its SHA-256 hex) valid until `expires_at`; the
+    /// account's older reset tokens are deleted in the same transaction.
+    async fn create_reset_token(
+        &self,
+        account_id: i64,
+        token_hash: &str,
+        expires_at: i64,
+    ) -> StoreResult<()>;
+
+    /// The account of the reset token `token_hash` if it is still live at `now`.
+    async fn reset_token_account(&self, token_hash: &str, now: i64) -> StoreResult<i64>;
+
+    /// Deletes the reset token if it is still live at `now` and returns its account:
+    /// of two concurrent spends of one token, only one succeeds (`NotFound` for the other).
+    async fn spend_reset_token(&self, token_hash: &str, now: i64) -> StoreResult<i64>;
 
     /// Deletes an account with its sessions and history.
     async fn delete_account(&self, id: i64, now: i64, actor: &Actor) -> StoreResult<()>;

@@ -252,6 +252,10 @@ macro_rules! sql_store {
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
+                sqlx::query("DELETE FROM reset_tokens WHERE account_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                 if let Some(hash) = change.api_token_hash {
                     Self::insert_token(&mut tx, id, hash, now).await?;
                 }
@@ -296,6 +300,45 @@ macro_rules! sql_store {
                 .fetch_one(&self.reader)
                 .await?;
                 Ok(n > 0)
+            }
+
+            async fn create_reset_token(&self, account_id: i64, token_hash: &str, expires_at: i64) -> StoreResult<()> {
+                let mut tx = self.writer.begin().await?;
+                sqlx::query("DELETE FROM reset_tokens WHERE account_id = $1")
+                    .bind(account_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("INSERT INTO reset_tokens (token_hash, account_id, expires_at) VALUES ($1, $2, $3)")
+                    .bind(token_hash)
+                    .bind(account_id)
+                    .bind(expires_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn reset_token_account(&self, token_hash: &str, now: i64) -> StoreResult<i64> {
+                let row: Option<(i64,)> = sqlx::query_as(
+                    "SELECT account_id FROM reset_tokens WHERE token_hash = $1 AND expires_at > $2",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.writer)
+                .await?;
+                row.map(|(id,)| id).ok_or(StoreError::NotFound)
+            }
+
+            async fn spend_reset_token(&self, token_hash: &str, now: i64) -> StoreResult<i64> {
+                let row: Option<(i64,)> = sqlx::query_as(
+                    "DELETE FROM reset_tokens WHERE token_hash = $1 AND expires_at > $2 RETURNING account_id",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.writer)
+                .await?;
+                row.map(|(id,)| id).ok_or(StoreError::NotFound)
             }
 
             async fn delete_account(&self, id: i64, now: i64, actor: &Actor) -> StoreResult<()> {

@@ -12,6 +12,7 @@ mod pg;
 mod pg_tls;
 mod startup;
 mod slapd;
+mod smtp;
 mod store_conformance;
 mod tls;
 mod transport;
@@ -49,6 +50,9 @@ macro_rules! suite {
             }
             mod pepper {
                 include!("pepper.rs");
+            }
+            mod mail {
+                include!("mail.rs");
             }
             mod ensims_user {
                 include!("ensims_user.rs");

@@ -2,6 +2,7 @@
 //! in `wire`, input parsing in `input`.
 
 mod input;
+pub mod mail;
 mod wire;
 
 use axum::extract::State;

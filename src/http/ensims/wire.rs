@@ -126,6 +126,11 @@ impl From<accounts::Error> for EnsimsError {
                 tracing::warn!(%cause, "request refused: the store is unavailable");
                 EnsimsError::Unavailable
             }
+            E::MailOff | E::MailFailed => EnsimsError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Email could not be sent.",
+            ),
+            E::ResetInvalid => EnsimsError::bad_request("Reset link is invalid or has expired."),
             E::Internal(cause) => {
                 tracing::error!(%cause, "request failed");
                 EnsimsError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error.")

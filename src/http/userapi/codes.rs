@@ -175,7 +175,7 @@ impl From<accounts::Error> for Fault {
             E::BadCredentials | E::Unauthorized | E::SessionMismatch => Fault::AuthFailed,
             E::JessRejected => Fault::BadJson,
             E::Throttled(seconds) => Fault::Throttled(seconds),
-            E::Stale => Fault::Internal,
+            E::Stale | E::MailOff | E::MailFailed | E::ResetInvalid => Fault::Internal,
             E::Unavailable(cause) => {
                 tracing::warn!(%cause, "request refused: the store is unavailable");
                 Fault::Unavailable

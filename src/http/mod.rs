@@ -125,7 +125,9 @@ fn routes(state: AppState) -> Router {
         .route("/user", get(ensims::get_user).post(ensims::update_user))
         .route("/register", post(ensims::register))
         .route("/password", post(ensims::change_password));
-    let jess = Router::new().route("/session", get(jess::status).post(jess::link));
+    let jess = Router::new()
+        .route("/info", get(jess::info))
+        .route("/session", get(jess::status).post(jess::link));
     Router::new()
         .nest("/users/api", ensims)
         .nest("/jess_web/api", jess)

@@ -308,3 +308,33 @@ async fn info_describes_the_api() {
         (Some(1), Some(0), Some(0))
     );
 }
+
+#[tokio::test]
+async fn jess_info_answers_without_a_session_in_the_published_shape() {
+    let app = TestApp::spawn(BACKEND).await;
+    let reply = app.get("/jess_web/api/info", None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(
+        reply
+            .text
+            .starts_with(r#"{"Title":"JESS Web API","Description":"#),
+        "{}",
+        reply.text
+    );
+    let v = reply.json();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut expected = vec![
+        "Title",
+        "Description",
+        "Major",
+        "Minor",
+        "Revision",
+        "Release",
+        "Update",
+        "Notice",
+    ];
+    expected.sort();
+    assert_eq!(keys, expected);
+    assert_eq!((v["Major"].as_u64(), v["Minor"].as_u64()), (Some(1), Some(0)));
+    assert!(v["Release"].is_string() && v["Update"].is_u64(), "{v}");
+}

@@ -123,7 +123,7 @@ pub async fn update_user(
     EnsimsJson(body): EnsimsJson,
 ) -> Reply {
     let expected = if_match(&headers)?;
-    let input = profile_input(unwrap_data(&body)?)?;
+    let input = profile_input(&unwrap_data(&body)?)?;
     let actor = addr.actor(Dialect::Ensims);
     state
         .accounts
@@ -147,7 +147,7 @@ pub async fn register(
         return Ok(fail(StatusCode::NOT_FOUND, "Registration is disabled."));
     }
     let (email, password) = credential(&body)?;
-    let mut profile = profile_input(unwrap_data(&body)?)?;
+    let mut profile = profile_input(&unwrap_data(&body)?)?;
     profile.email = None;
     let user = NewUser {
         username: String::new(),

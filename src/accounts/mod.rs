@@ -5,6 +5,7 @@ mod api;
 mod audit;
 mod cache;
 mod events;
+pub mod files;
 mod manage;
 mod passwords;
 mod profile;
@@ -21,6 +22,7 @@ use crate::store::{Store, StoreError, UniqueField};
 pub use api::{AdminUserInput, Caller, Via};
 pub use audit::{parse_rfc3339, rfc3339, unusual_purge, Purged, AUDIT_PAGE_MAX, LARGE_PURGE};
 pub use cache::SESSION_CACHE_TTL;
+pub use files::{FileError, FileLimits, Files};
 pub use manage::{NewUser, DEFAULT_ADMIN};
 pub use sessions::{IssuedSession, SessionCtx};
 

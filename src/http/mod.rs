@@ -40,6 +40,8 @@ pub struct AppState {
     pub allow_registration: bool,
     /// Whether `X-Forwarded-For` names the client (behind a trusted proxy).
     pub trust_proxy: bool,
+    /// Each user's files (the files API).
+    pub files: crate::accounts::Files,
 }
 
 /// Transport settings for [`router`].
@@ -115,6 +117,10 @@ pub fn router_with(state: AppState, limits: Limits, origins: OriginPolicy) -> Ro
 }
 
 fn routes(state: AppState) -> Router {
+    // Only uploads may carry more than the general body limit.
+    let upload_limit = usize::try_from(state.files.limits().upload_limit).unwrap_or(usize::MAX);
+    let upload_root = post(ensims::files::upload_root).layer(DefaultBodyLimit::max(upload_limit));
+    let upload_into = post(ensims::files::upload_into).layer(DefaultBodyLimit::max(upload_limit));
     let ensims = Router::new()
         .route("/info", get(ensims::info))
         .route("/auth", post(ensims::log_on))
@@ -124,7 +130,18 @@ fn routes(state: AppState) -> Router {
         .route("/confirm", post(ensims::confirm))
         .route("/user", get(ensims::get_user).post(ensims::update_user))
         .route("/register", post(ensims::register))
-        .route("/password", post(ensims::change_password));
+        .route("/password", post(ensims::change_password))
+        .route(
+            "/files",
+            get(ensims::files::list_root).merge(upload_root.clone()),
+        )
+        .route("/files/", get(ensims::files::list_root).merge(upload_root))
+        .route(
+            "/files/{*path}",
+            get(ensims::files::get)
+                .merge(upload_into)
+                .delete(ensims::files::delete),
+        );
     let jess = Router::new()
         .route("/info", get(jess::info))
         .route("/session", get(jess::status).post(jess::link));

@@ -3,6 +3,8 @@
 
 mod binary;
 mod files_at_rest;
+mod files_client;
+mod files_multi;
 mod helpers;
 mod limits;
 mod multi_instance;
@@ -40,6 +42,9 @@ macro_rules! suite {
             }
             mod ensims_sessions {
                 include!("ensims_sessions.rs");
+            }
+            mod files {
+                include!("files.rs");
             }
             mod hardening {
                 include!("hardening.rs");

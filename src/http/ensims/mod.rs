@@ -1,6 +1,7 @@
 //! The ENSIMS Users API (`/users/api/*`): the handlers. Wire structs and error mapping are
 //! in `wire`, input parsing in `input`.
 
+pub mod files;
 mod input;
 mod wire;
 

@@ -317,3 +317,55 @@ async fn a_body_that_is_not_multipart_gets_400_in_the_dialect() {
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
     assert_eq!(root(&app, &token).await, json!([]));
 }
+
+#[tokio::test]
+async fn an_upload_or_delete_from_another_site_is_refused_and_changes_nothing() {
+    let (app, token) = john().await;
+    app.upload("/users/api/files/k", &token, &[("file", "a.txt", b"kept")]).await;
+    let body = crate::files_client::multipart(&[("file", "evil.txt", b"planted")]);
+    let content_type = format!("multipart/form-data; boundary={}", crate::files_client::BOUNDARY);
+    let cookie = format!("session_token={token}");
+    let upload = app
+        .client
+        .post(app.url("/users/api/files/k"))
+        .header("content-type", content_type)
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.status(), StatusCode::FORBIDDEN);
+    let delete = app
+        .client
+        .delete(app.url("/users/api/files/k"))
+        .header("cookie", &cookie)
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), StatusCode::FORBIDDEN);
+    let listed = app.get("/users/api/files/k", Some(&token)).await.json();
+    assert_eq!(listed["children"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed["children"][0]["fileName"], "a.txt");
+}
+
+#[tokio::test]
+async fn an_upload_cut_short_leaves_nothing_visible_and_no_blob_behind() {
+    use tokio::io::AsyncWriteExt;
+    let (app, token) = john().await;
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST /users/api/files/cut HTTP/1.1\r\nHost: localhost\r\nCookie: session_token={token}\r\n\
+         Content-Type: multipart/form-data; boundary=b0\r\nContent-Length: 10000000\r\n\r\n\
+         --b0\r\nContent-Disposition: form-data; name=\"file\"; filename=\"half.bin\"\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&vec![9u8; 3 << 20]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    drop(stream);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(root(&app, &token).await, json!([]));
+    let store = roster::store::files::open(&app.db_url).await.unwrap();
+    assert_eq!(store.purge_unpublished(i64::MAX).await.unwrap(), 0, "the staged blob was dropped");
+}

@@ -119,6 +119,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn FileStore>, String> {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
+            .after_release(|conn, _| Box::pin(async move { Ok(clean::<sqlx::Sqlite>(conn)) }))
             .connect_with(options.clone())
             .await
             .map_err(failed)?;
@@ -133,6 +134,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn FileStore>, String> {
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
             .idle_timeout(Duration::from_secs(300))
+            .after_release(|conn, _| Box::pin(async move { Ok(clean::<sqlx::Postgres>(conn)) }))
             .connect(url)
             .await
             .map_err(failed)?;
@@ -141,4 +143,11 @@ pub async fn open(url: &str) -> Result<Arc<dyn FileStore>, String> {
             reader: pool,
         }))
     }
+}
+
+/// Whether a connection is back outside any transaction: one left inside (a failed COMMIT
+/// that the database rolled back while sqlx still counts it open) is replaced, never reused.
+fn clean<DB: sqlx::Database>(conn: &mut DB::Connection) -> bool {
+    use sqlx::TransactionManager;
+    <DB as sqlx::Database>::TransactionManager::get_transaction_depth(conn) == 0
 }

@@ -369,3 +369,30 @@ async fn an_upload_cut_short_leaves_nothing_visible_and_no_blob_behind() {
     let store = roster::store::files::open(&app.db_url).await.unwrap();
     assert_eq!(store.purge_unpublished(i64::MAX).await.unwrap(), 0, "the staged blob was dropped");
 }
+
+#[tokio::test]
+async fn a_zip_that_lies_about_its_sizes_is_stopped_while_it_expands() {
+    let (app, token) = john_with(|c| c.files_quota = 4 << 20).await;
+    let zeros = vec![0u8; 32 << 20];
+    let mut bomb = zip(&[("liar.bin", &zeros)]);
+    // Declare 100 bytes where the entry expands to 32 MiB (local header and directory).
+    let real = (32u32 << 20).to_le_bytes();
+    let mut patched = 0;
+    for at in 0..bomb.len() - 4 {
+        if bomb[at..at + 4] == real {
+            bomb[at..at + 4].copy_from_slice(&100u32.to_le_bytes());
+            patched += 1;
+        }
+    }
+    assert!(patched >= 2, "both size fields patched: {patched}");
+    let reply = app.upload("/users/api/files", &token, &[("file", "liar.zip", &bomb)]).await;
+    // Caught by the count of bytes actually expanded, not by the declared sizes.
+    assert_eq!(
+        (reply.status, reply.text.as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, r#"{"ok":false,"status":"Storage quota exceeded."}"#)
+    );
+    assert_eq!(root(&app, &token).await, json!([]));
+    let store = roster::store::files::open(&app.db_url).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(store.purge_unpublished(i64::MAX).await.unwrap(), 0);
+}

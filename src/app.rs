@@ -20,6 +20,7 @@ pub struct App {
     generated_admin_password: Option<String>,
     audit_retention_days: u32,
     tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    files: crate::accounts::Files,
 }
 
 /// Token lifetimes for [`open_accounts`]; the CLI uses the defaults.
@@ -187,7 +188,16 @@ impl App {
             .ensure_default_admin(&config.admin_email, config.admin_password.clone())
             .await
             .map_err(|e| format!("cannot create the default administrator: {e}"))?;
+        let files = crate::accounts::Files::new(
+            crate::store::files::open(&config.store.database_url).await?,
+            accounts.clone(),
+            crate::accounts::FileLimits {
+                quota: config.files_quota,
+                upload_limit: config.upload_limit,
+            },
+        );
         let state = AppState {
+            files: files.clone(),
             accounts: accounts.clone(),
             secure_cookie: tls.is_some() || config.secure_cookie,
             allow_registration: config.allow_registration,
@@ -209,6 +219,7 @@ impl App {
             generated_admin_password,
             audit_retention_days: config.audit_retention_days,
             tls,
+            files,
         })
     }
 
@@ -235,8 +246,10 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let maintenance = tokio::spawn(maintain(self.accounts.clone(), self.audit_retention_days));
+        let file_purge = tokio::spawn(purge_unpublished_files(self.files.clone()));
         let served = crate::server::serve(self.listener, self.router, self.tls, shutdown).await;
         maintenance.abort();
+        file_purge.abort();
         served
     }
 }
@@ -284,6 +297,19 @@ async fn maintain(accounts: Accounts, retention_days: u32) {
                 previous = Some(purged.records);
             }
             Err(e) => tracing::error!(cause = %e, "purge failed"),
+        }
+    }
+}
+
+/// Hourly (the first time at start): delete the blobs of uploads cut short a day ago or more.
+async fn purge_unpublished_files(files: crate::accounts::Files) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match files.purge_unpublished().await {
+            Ok(0) => {}
+            Ok(blobs) => tracing::info!(blobs, "purged the blobs of unfinished uploads"),
+            Err(e) => tracing::warn!(cause = %e, "purging unfinished uploads failed"),
         }
     }
 }

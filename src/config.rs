@@ -173,6 +173,19 @@ pub struct Config {
     /// Sender address of Roster's mail; default `roster@<host of the public URL>`.
     #[arg(long, env = "ROSTER_MAIL_FROM")]
     pub mail_from: Option<String>,
+
+    /// Accepted for the published configuration names; unused: files are kept in the
+    /// database (docs/decisions.md), so every instance sharing it sees them.
+    #[arg(long, env = "ROSTER_FILES_DIR", value_name = "PATH")]
+    pub files_dir: Option<PathBuf>,
+
+    /// Bytes each user's files may take in all.
+    #[arg(long, env = "ROSTER_FILES_QUOTA", value_name = "BYTES", default_value_t = 1 << 30)]
+    pub files_quota: u64,
+
+    /// Bytes one upload request may carry (the general body limit stays for other calls).
+    #[arg(long, env = "ROSTER_UPLOAD_LIMIT", value_name = "BYTES", default_value_t = 256 << 20)]
+    pub upload_limit: u64,
 }
 
 impl Config {

@@ -2,17 +2,19 @@
 //! headers, in process. No case may panic, answer 500, or change anything while failing.
 //! `PROPTEST_CASES=N cargo test --release --test fuzz` runs N cases per property.
 
-use std::sync::{Mutex, OnceLock};
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use base64::Engine;
 use proptest::prelude::*;
-use roster::accounts::{Accounts, NewUser, Settings};
+use roster::accounts::{Accounts, FileLimits, Files, NewUser, Settings};
 use roster::auth::Hasher;
 use roster::domain::{Actor, Dialect, PasswordPolicy, Role};
 use roster::http::{router, AppState, Limits};
+use roster::store::FileStore;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -22,6 +24,7 @@ const USER_PASSWORD: &str = "Us3r!pass-word";
 struct Harness {
     runtime: tokio::runtime::Runtime,
     accounts: Accounts,
+    files: Arc<dyn FileStore>,
     router: Router,
     _dir: tempfile::TempDir,
 }
@@ -54,11 +57,17 @@ fn harness() -> &'static Harness {
             accounts.create_user(user, &actor()).await.unwrap();
             accounts
         });
+        let files = runtime.block_on(roster::store::files::open(&url)).unwrap();
+        let limits = FileLimits {
+            quota: 1 << 20,
+            upload_limit: 256 << 10,
+        };
         let state = AppState {
             accounts: accounts.clone(),
             secure_cookie: false,
             allow_registration: true,
             trust_proxy: true,
+            files: Files::new(files.clone(), accounts.clone(), limits),
         };
         let router = router(
             state,
@@ -70,6 +79,7 @@ fn harness() -> &'static Harness {
         Harness {
             runtime,
             accounts,
+            files,
             router,
             _dir: dir,
         }
@@ -287,6 +297,127 @@ proptest! {
         if status.is_client_error() && action != "createUser" {
             prop_assert!(reply["code"].is_string() && reply["error"].is_string(), "{}", reply);
             prop_assert_eq!(before, snapshot(), "a refused call changed something");
+        }
+    }
+}
+
+/// A path segment: plain names, and everything the path rules exist for.
+fn segment() -> impl Strategy<Value = String> {
+    prop_oneof![
+        8 => "[a-zA-Z0-9_.-]{1,12}",
+        1 => prop::sample::select(vec!["..", ".", "%2E%2E", "%2F", "%5C", "%5C..%5C", "%00", "%0A", "%1B", "C:", "%2Fetc", "%", "%FF%FE", "a%20b", "~"]).prop_map(str::to_owned),
+        1 => Just("x".repeat(1100)),
+    ]
+}
+
+/// A zip of entries with arbitrary (often hostile) names, or bytes that only look like one.
+fn archive() -> impl Strategy<Value = Vec<u8>> {
+    let name = prop_oneof![
+        "[a-z]{1,6}(/[a-z]{1,6}){0,2}/?",
+        prop::sample::select(vec![
+            "../up.txt",
+            "/abs.txt",
+            "a/../../b",
+            "C:\\x",
+            "a\\..\\..\\b",
+            ""
+        ])
+        .prop_map(str::to_owned),
+    ];
+    let entries = prop::collection::vec((name, prop::collection::vec(any::<u8>(), 0..64)), 0..5);
+    prop_oneof![
+        3 => entries.prop_map(|entries| {
+            let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+            for (name, bytes) in entries {
+                let options = zip::write::SimpleFileOptions::default();
+                if let Some(folder) = name.strip_suffix('/') {
+                    let _ = writer.add_directory(folder, options);
+                } else if writer.start_file(name, options).is_ok() {
+                    let _ = writer.write_all(&bytes);
+                }
+            }
+            writer.finish().map(|c| c.into_inner()).unwrap_or_default()
+        }),
+        1 => prop::collection::vec(any::<u8>(), 0..200).prop_map(|mut b| { b.splice(0..0, *b"PK\x03\x04"); b }),
+    ]
+}
+
+/// A multipart body with `file` parts (and others) of arbitrary names and contents.
+fn multipart() -> impl Strategy<Value = Vec<u8>> {
+    let file_name = prop_oneof![
+        "[a-z]{1,8}\\.(txt|idf)",
+        Just("a.zip".to_owned()),
+        prop::sample::select(vec![
+            "..",
+            "../../x.txt",
+            "C:\\Users\\me\\win.ini",
+            "/etc/passwd",
+            "",
+            "a\"b"
+        ])
+        .prop_map(str::to_owned),
+    ];
+    let part = (
+        prop::sample::select(vec!["file", "file", "other"]),
+        file_name,
+        prop_oneof![archive(), prop::collection::vec(any::<u8>(), 0..300)],
+    );
+    prop::collection::vec(part, 0..4).prop_map(|parts| {
+        let mut body = Vec::new();
+        for (field, name, bytes) in parts {
+            let _ = write!(body, "--fuzzb\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\n\r\n");
+            body.extend_from_slice(&bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(b"--fuzzb--\r\n");
+        body
+    })
+}
+
+/// Every stored path of both accounts: the fuzzer's must be normalised, the admin's empty.
+fn stored_paths() -> (Vec<String>, usize) {
+    let h = harness();
+    h.runtime.block_on(async {
+        let fuzzer = h.accounts.account_by_username("fuzzer").await.unwrap().id;
+        let admin = h.accounts.account_by_username("admin").await.unwrap().id;
+        let mine = h.files.entries(fuzzer, "").await.unwrap();
+        let others = h.files.entries(admin, "").await.unwrap();
+        (mine.into_iter().map(|r| r.path).collect(), others.len())
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn files_routes_never_fail_internally_nor_store_outside_the_area(
+        method in prop::sample::select(vec!["GET", "POST", "DELETE"]),
+        segments in prop::collection::vec(segment(), 0..4),
+        trailing in any::<bool>(),
+        form in prop_oneof![3 => multipart(), 1 => prop::collection::vec(any::<u8>(), 0..200)],
+        multipart_type in any::<bool>(),
+    ) {
+        let _one_at_a_time = exclusive();
+        let cookie = session_cookie();
+        let mut uri = format!("/users/api/files/{}", segments.join("/"));
+        if trailing { uri.push('/'); }
+        let mut headers = vec![("cookie".to_string(), cookie)];
+        if multipart_type {
+            headers.push(("content-type".into(), "multipart/form-data; boundary=fuzzb".into()));
+        }
+        let (status, reply) = send(method, &uri, form, &headers);
+        prop_assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        let download = method == "GET" && status == StatusCode::OK && serde_json::from_slice::<Value>(&reply).map(|v| v.get("fileName").is_none()).unwrap_or(true);
+        if !download {
+            let reply: Value = serde_json::from_slice(&reply).expect("every reply is JSON");
+            prop_assert!(reply.get("fileName").is_some() || (reply["ok"].is_boolean() && reply["status"].is_string()), "{}", reply);
+        }
+        let (paths, others) = stored_paths();
+        prop_assert_eq!(others, 0, "nothing lands in another account's area");
+        for path in paths {
+            let normal = roster::accounts::files::path::normalise(&path).ok();
+            prop_assert_eq!(normal.as_deref(), Some(path.as_str()), "a stored path is normalised");
+            prop_assert!(!path.is_empty() && path.len() <= 1024);
         }
     }
 }

@@ -112,13 +112,26 @@ impl Accounts {
         Ok(SessionCtx { session })
     }
 
-    /// Rotates the session: a new token with a new id; the old one stops working.
+    /// A new token for the same session: tokens belong to a session, so the one the client
+    /// holds keeps working until its own expiry (real clients keep using it and drop the new
+    /// cookie), and ending the session ends both. The session's absolute limit still caps it.
     pub async fn check_in(&self, ctx: &SessionCtx) -> Result<IssuedSession> {
         let account = self.session_account(ctx).await?;
-        self.rotate(ctx, account).await
+        let now = now();
+        // The request may have been authenticated from the cache: the session must still
+        // exist in the store (a log off through another instance ends it there).
+        let session = match self.store.session(&ctx.session.id).await {
+            Err(StoreError::NotFound) => return Err(Error::Unauthorized),
+            other => other?,
+        };
+        if session.account_id != ctx.account_id() || session.expires_at <= now {
+            return Err(Error::Unauthorized);
+        }
+        Ok(self.issue(session, account, now))
     }
 
-    /// Re-checks the credentials of the session's own account, then rotates the session.
+    /// Re-checks the credentials of the session's own account, then starts a new session
+    /// in place of the old one (a re-authentication: every token of the old one ends).
     pub async fn confirm(
         &self,
         ctx: &SessionCtx,

@@ -27,6 +27,10 @@ pub struct Claims {
     pub jti: String,
     /// The account id.
     pub uid: i64,
+    /// This token's own random id: two tokens of one session (a check-in in the same
+    /// second) never coincide. Absent from tokens issued before it existed.
+    #[serde(default)]
+    pub tid: String,
 }
 
 /// Signs and verifies session tokens with one HMAC key shared by every instance.
@@ -65,6 +69,7 @@ impl TokenKeys {
             exp,
             jti: session.id.clone(),
             uid: session.account_id,
+            tid: crate::auth::random_token(9),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 signing of plain claims cannot fail")

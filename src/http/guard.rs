@@ -32,7 +32,7 @@ impl Guard {
         let cors = CorsLayer::new()
             .allow_origin(AllowOrigin::mirror_request())
             .allow_credentials(true)
-            .allow_methods([Method::GET, Method::POST])
+            .allow_methods([Method::GET, Method::POST, Method::DELETE])
             .allow_headers([
                 CONTENT_TYPE,
                 AUTHORIZATION,

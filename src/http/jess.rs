@@ -1,4 +1,4 @@
-//! The JESS session calls (`/jess_web/api/session`), in the ENSIMS conventions.
+//! The JESS calls (`/jess_web/api/info` and `/session`), in the ENSIMS conventions.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -10,6 +10,34 @@ use super::ensims::EnsimsError;
 use super::extract::{ClientAddr, EnsimsJson, Session};
 use super::AppState;
 use crate::domain::Dialect;
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct JessInfo {
+    title: &'static str,
+    description: &'static str,
+    major: u32,
+    minor: u32,
+    revision: u32,
+    release: &'static str,
+    update: u32,
+    notice: &'static str,
+}
+
+/// `GET /jess_web/api/info`: the JESS client calls it first and exits on a non-2xx reply.
+pub async fn info() -> Response {
+    Json(JessInfo {
+        title: "JESS Web API",
+        description: "Roster: the JESS session calls of the ENSIMS web service (the JESS credential is kept per account; no JESS server runs here).",
+        major: 1,
+        minor: 0,
+        revision: 0,
+        release: env!("CARGO_PKG_VERSION"),
+        update: 0,
+        notice: "Roster is free software. Sessions are kept in the session_token cookie.",
+    })
+    .into_response()
+}
 
 #[derive(Serialize)]
 struct JessReply {

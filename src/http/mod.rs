@@ -22,7 +22,6 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{any, get, post};
 use axum::Router;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::accounts::Accounts;
@@ -40,6 +39,8 @@ pub struct AppState {
     pub allow_registration: bool,
     /// Whether `X-Forwarded-For` names the client (behind a trusted proxy).
     pub trust_proxy: bool,
+    /// Each user's files (the files API).
+    pub files: crate::accounts::Files,
 }
 
 /// Transport settings for [`router`].
@@ -67,10 +68,7 @@ pub fn router_with(state: AppState, limits: Limits, origins: OriginPolicy) -> Ro
     if cors {
         app = app.layer(from_fn_with_state(guard, guard::cors));
     }
-    app = app.layer(TimeoutLayer::with_status_code(
-        axum::http::StatusCode::REQUEST_TIMEOUT,
-        Duration::from_secs(30),
-    ));
+    app = app.layer(from_fn(time_limit));
     app = app.layer(SetResponseHeaderLayer::overriding(
         X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -114,7 +112,24 @@ pub fn router_with(state: AppState, limits: Limits, origins: OriginPolicy) -> Ro
     .layer(from_fn(request_id::assign))
 }
 
+/// A request must be answered within 30 s, except an upload of files, which may take as long
+/// as its size over the client's link needs (up to an hour); 408 past the limit.
+async fn time_limit(req: Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let upload = req.method() == axum::http::Method::POST
+        && req.uri().path().starts_with("/users/api/files");
+    let limit = Duration::from_secs(if upload { 3600 } else { 30 });
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => axum::http::StatusCode::REQUEST_TIMEOUT.into_response(),
+    }
+}
+
 fn routes(state: AppState) -> Router {
+    // Only uploads may carry more than the general body limit.
+    let upload_limit = usize::try_from(state.files.limits().upload_limit).unwrap_or(usize::MAX);
+    let upload_root = post(ensims::files::upload_root).layer(DefaultBodyLimit::max(upload_limit));
+    let upload_into = post(ensims::files::upload_into).layer(DefaultBodyLimit::max(upload_limit));
     let ensims = Router::new()
         .route("/info", get(ensims::info))
         .route("/auth", post(ensims::log_on))
@@ -127,8 +142,21 @@ fn routes(state: AppState) -> Router {
         .route("/password", post(ensims::change_password))
         .route("/send", post(ensims::mail::send))
         .route("/reset", post(ensims::mail::reset))
-        .route("/reset/confirm", post(ensims::mail::confirm));
-    let jess = Router::new().route("/session", get(jess::status).post(jess::link));
+        .route("/reset/confirm", post(ensims::mail::confirm))
+        .route(
+            "/files",
+            get(ensims::files::list_root).merge(upload_root.clone()),
+        )
+        .route("/files/", get(ensims::files::list_root).merge(upload_root))
+        .route(
+            "/files/{*path}",
+            get(ensims::files::get)
+                .merge(upload_into)
+                .delete(ensims::files::delete),
+        );
+    let jess = Router::new()
+        .route("/info", get(jess::info))
+        .route("/session", get(jess::status).post(jess::link));
     Router::new()
         .nest("/users/api", ensims)
         .nest("/jess_web/api", jess)

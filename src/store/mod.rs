@@ -2,6 +2,7 @@
 //! This is the only code that knows SQL.
 
 mod cache;
+pub mod files;
 mod postgres;
 mod rows;
 mod sql;
@@ -12,6 +13,7 @@ use async_trait::async_trait;
 use crate::domain::{Account, AccountPatch, Actor, AuditRecord, NewAccount, Session};
 
 pub use cache::ACCOUNT_CACHE_TTL;
+pub use files::{FileRow, FileStore, NewFile, Published};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 

@@ -102,3 +102,40 @@ async fn acknowledged_updates_survive_a_sigkill() {
         assert!(stored == acked[i] || stored == acked[i] + 1, "{field}: stored {stored}, acknowledged {}", acked[i]);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_cut_by_a_sigkill_leaves_no_half_file_visible() {
+    use tokio::io::AsyncWriteExt;
+    let (url, _dir) = fresh_store(BACKEND).await;
+    let mut server = start(&url).await;
+    let client = reqwest::Client::new();
+    let logon = client
+        .post(format!("{}/users/api/auth", server.base))
+        .body(json!({"email": "admin@localhost", "password": ADMIN_PASSWORD}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let cookie = logon.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /users/api/files/cut HTTP/1.1\r\nHost: localhost\r\nCookie: {cookie}\r\n\
+         Content-Type: multipart/form-data; boundary=b0\r\nContent-Length: 10000000\r\n\r\n\
+         --b0\r\nContent-Disposition: form-data; name=\"file\"; filename=\"half.bin\"\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&vec![9u8; 3 << 20]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    server.child.kill().unwrap(); // SIGKILL, mid-upload
+    server.child.wait().unwrap();
+    drop(stream);
+
+    let server = start(&url).await;
+    let get = |path: &str| client.get(format!("{}{path}", server.base)).header("cookie", &cookie).send();
+    let root: serde_json::Value = get("/users/api/files").await.unwrap().json().await.unwrap();
+    assert_eq!(root["children"], json!([]), "{root}");
+    assert_eq!(get("/users/api/files/cut/half.bin").await.unwrap().status(), reqwest::StatusCode::NOT_FOUND);
+    // The chunks written before the kill are there, unpublished, until the purge.
+    let store = roster::store::files::open(&url).await.unwrap();
+    assert!(store.purge_unpublished(i64::MAX).await.unwrap() >= 1, "the upload had begun");
+}

@@ -94,7 +94,7 @@ async fn malformed_credentials_get_400_naming_the_problem() {
 }
 
 #[tokio::test]
-async fn check_in_issues_a_new_token_and_the_old_one_stops_working() {
+async fn check_in_issues_a_new_token_for_the_same_session_and_the_old_one_keeps_working() {
     let app = TestApp::spawn(BACKEND).await;
     let old = app.log_on("admin@localhost", ADMIN_PASSWORD).await;
     let reply = app.post("/users/api/checkin", "", Some(&old)).await;
@@ -104,18 +104,67 @@ async fn check_in_issues_a_new_token_and_the_old_one_stops_working() {
     );
     let new = reply.token();
     assert_ne!(new, old);
-    assert_eq!(
-        app.get("/users/api/user", Some(&old)).await.status,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        app.get("/users/api/user", Some(&new)).await.status,
-        StatusCode::OK
-    );
-    assert_eq!(
-        app.post("/users/api/checkin", "", Some(&old)).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    // The CLI client drops the new cookie and goes on with the token it holds.
+    for token in [&old, &new, &old] {
+        assert_eq!(
+            app.get("/users/api/user", Some(token)).await.status,
+            StatusCode::OK
+        );
+    }
+    let again = app.post("/users/api/checkin", "", Some(&old)).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_ne!(again.token(), new);
+}
+
+#[tokio::test]
+async fn log_off_with_either_token_of_a_session_ends_both() {
+    let app = TestApp::spawn(BACKEND).await;
+    for log_off_with_old in [true, false] {
+        let old = app.log_on("admin@localhost", ADMIN_PASSWORD).await;
+        let new = app.post("/users/api/checkin", "", Some(&old)).await.token();
+        let (ending, other) = if log_off_with_old { (&old, &new) } else { (&new, &old) };
+        assert_eq!(
+            app.post("/users/api/logout", "", Some(ending)).await.status,
+            StatusCode::OK
+        );
+        for token in [&old, &new] {
+            let reply = app.get("/users/api/user", Some(token)).await;
+            assert_eq!(
+                (reply.status, reply.text.as_str()),
+                (StatusCode::UNAUTHORIZED, UNAUTHORIZED)
+            );
+        }
+        assert_eq!(
+            app.post("/users/api/checkin", "", Some(other)).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_check_in_token_never_outlives_the_session_absolute_limit() {
+    let app = TestApp::spawn_with(BACKEND, |c| {
+        c.token_ttl = 3600;
+        c.session_max_age = 5;
+    })
+    .await;
+    let old = app.log_on("admin@localhost", ADMIN_PASSWORD).await;
+    let reply = app.post("/users/api/checkin", "", Some(&old)).await;
+    let max_age: i64 = reply
+        .set_cookie()
+        .split("; ")
+        .find_map(|a| a.strip_prefix("Max-Age="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((0..=5).contains(&max_age), "{max_age}");
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    for token in [&old, &reply.token()] {
+        assert_eq!(
+            app.get("/users/api/user", Some(token)).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
 }
 
 #[tokio::test]
@@ -307,4 +356,34 @@ async fn info_describes_the_api() {
         ),
         (Some(1), Some(0), Some(0))
     );
+}
+
+#[tokio::test]
+async fn jess_info_answers_without_a_session_in_the_published_shape() {
+    let app = TestApp::spawn(BACKEND).await;
+    let reply = app.get("/jess_web/api/info", None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(
+        reply
+            .text
+            .starts_with(r#"{"Title":"JESS Web API","Description":"#),
+        "{}",
+        reply.text
+    );
+    let v = reply.json();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut expected = vec![
+        "Title",
+        "Description",
+        "Major",
+        "Minor",
+        "Revision",
+        "Release",
+        "Update",
+        "Notice",
+    ];
+    expected.sort();
+    assert_eq!(keys, expected);
+    assert_eq!((v["Major"].as_u64(), v["Minor"].as_u64()), (Some(1), Some(0)));
+    assert!(v["Release"].is_string() && v["Update"].is_u64(), "{v}");
 }

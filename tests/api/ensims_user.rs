@@ -133,6 +133,30 @@ async fn unknown_fields_are_ignored_and_the_get_shape_is_accepted() {
 }
 
 #[tokio::test]
+async fn top_level_fields_of_a_posted_back_get_reply_win_over_its_data() {
+    let (app, token) = john().await;
+    let before = app.account(&token).await;
+    // The 2020 notebook: GET, set fields at the top level of the reply, POST it all back.
+    let mut posted = app.get("/users/api/user", Some(&token)).await.json();
+    posted["data"]["company"] = json!("Inside Ltd");
+    posted["data"]["title"] = json!("Mr");
+    posted["title"] = json!("Dr");
+    posted["firstname"] = json!("Yi");
+    posted["surname"] = Value::Null;
+    assert_eq!(
+        app.post("/users/api/user", &posted.to_string(), Some(&token))
+            .await
+            .text,
+        UPDATED
+    );
+    let expected = with(
+        &before,
+        json!({"company": "Inside Ltd", "title": "Dr", "firstname": "Yi"}),
+    );
+    assert_eq!(app.account(&token).await, expected);
+}
+
+#[tokio::test]
 async fn the_jess_fields_do_not_take_effect_through_this_call() {
     let (app, token) = john().await;
     let before = app.account(&token).await;

@@ -4,6 +4,8 @@
 mod binary;
 mod faults;
 mod files_at_rest;
+mod files_client;
+mod files_multi;
 mod helpers;
 mod ldap;
 mod limits;
@@ -44,6 +46,9 @@ macro_rules! suite {
             }
             mod ensims_sessions {
                 include!("ensims_sessions.rs");
+            }
+            mod files {
+                include!("files.rs");
             }
             mod hardening {
                 include!("hardening.rs");

@@ -30,13 +30,22 @@ pub(super) fn object(body: &Value) -> Result<&Map<String, Value>, EnsimsError> {
         .ok_or_else(|| EnsimsError::bad_request("Request body must be a JSON object."))
 }
 
-/// The account object, accepting the GET shape `{"data":{...}}` too.
-pub(super) fn unwrap_data(body: &Value) -> Result<&Map<String, Value>, EnsimsError> {
+/// The account object. The GET shape `{"data":{...}}` is accepted too, with account fields
+/// set at its top level (clients edit the GET reply and post it back): `data` applies first,
+/// then the top-level fields win over it. A top-level null is ignored like any null, so it
+/// does not hide the value inside `data`.
+pub(super) fn unwrap_data(body: &Value) -> Result<Map<String, Value>, EnsimsError> {
     let outer = object(body)?;
-    match outer.get("data") {
-        Some(Value::Object(inner)) => Ok(inner),
-        _ => Ok(outer),
+    let Some(Value::Object(inner)) = outer.get("data") else {
+        return Ok(outer.clone());
+    };
+    let mut merged = inner.clone();
+    for (name, value) in outer {
+        if name != "data" && !value.is_null() {
+            merged.insert(name.clone(), value.clone());
+        }
     }
+    Ok(merged)
 }
 
 pub(super) fn required_str<'a>(

@@ -1,6 +1,7 @@
 //! The ENSIMS Users API (`/users/api/*`): the handlers. Wire structs and error mapping are
 //! in `wire`, input parsing in `input`.
 
+pub mod files;
 mod input;
 pub mod mail;
 mod wire;
@@ -124,7 +125,7 @@ pub async fn update_user(
     EnsimsJson(body): EnsimsJson,
 ) -> Reply {
     let expected = if_match(&headers)?;
-    let input = profile_input(unwrap_data(&body)?)?;
+    let input = profile_input(&unwrap_data(&body)?)?;
     let actor = addr.actor(Dialect::Ensims);
     state
         .accounts
@@ -148,7 +149,7 @@ pub async fn register(
         return Ok(fail(StatusCode::NOT_FOUND, "Registration is disabled."));
     }
     let (email, password) = credential(&body)?;
-    let mut profile = profile_input(unwrap_data(&body)?)?;
+    let mut profile = profile_input(&unwrap_data(&body)?)?;
     profile.email = None;
     let user = NewUser {
         username: String::new(),

@@ -136,7 +136,7 @@ impl Accounts {
                 other => return Ok(other?),
             }
         }
-        Err(Error::Internal("no free user name for registration".into()))
+        Err(Error::Internal(super::Fault::NoFreeUsername))
     }
 
     /// Creates the default administrator when the store has no account yet; returns the

@@ -72,7 +72,31 @@ pub enum Error {
     Unavailable(String),
     /// Something failed that is not the caller's fault; details are logged, never replied.
     #[error("internal error: {0}")]
-    Internal(String),
+    Internal(Fault),
+}
+
+/// Why a use-case failed through no fault of the caller (cloneable: one credential check
+/// may answer several requests).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Fault {
+    /// The database refused a statement for a reason other than its availability.
+    #[error(transparent)]
+    Store(Arc<sqlx::Error>),
+    /// Password hashing failed.
+    #[error(transparent)]
+    Hash(Arc<HashError>),
+    /// A blocking task (the password-strength check) panicked or was cancelled.
+    #[error("a blocking task failed: {0}")]
+    Task(Arc<tokio::task::JoinError>),
+    /// Every user name derived from a registration's email is taken.
+    #[error("no free user name for registration")]
+    NoFreeUsername,
+    /// The stored sealing key is not a key.
+    #[error("bad sealing key")]
+    BadSealingKey,
+    /// The credential check this request shared with others failed.
+    #[error("{0}")]
+    Shared(Arc<Error>),
 }
 
 impl From<StoreError> for Error {
@@ -82,14 +106,14 @@ impl From<StoreError> for Error {
             StoreError::Conflict(field) => Error::Taken(field),
             StoreError::Stale => Error::Stale,
             StoreError::Unavailable(cause) => Error::Unavailable(cause),
-            StoreError::Other(e) => Error::Internal(e.to_string()),
+            StoreError::Other(e) => Error::Internal(Fault::Store(e)),
         }
     }
 }
 
 impl From<HashError> for Error {
     fn from(e: HashError) -> Error {
-        Error::Internal(e.to_string())
+        Error::Internal(Fault::Hash(Arc::new(e)))
     }
 }
 
@@ -136,8 +160,7 @@ impl Accounts {
         let sealing = store
             .secret("jess-seal", &crate::auth::random_bytes(32))
             .await?;
-        let sealer =
-            Sealer::new(&sealing).ok_or_else(|| Error::Internal("bad sealing key".into()))?;
+        let sealer = Sealer::new(&sealing).ok_or(Error::Internal(Fault::BadSealingKey))?;
         Ok(Accounts {
             store,
             hasher,

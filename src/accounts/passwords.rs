@@ -93,7 +93,7 @@ impl Accounts {
         // zxcvbn's matching is CPU work; keep it off the reactor.
         tokio::task::spawn_blocking(move || policy.check(&password, &username))
             .await
-            .map_err(|e| Error::Internal(e.to_string()))?
+            .map_err(|e| Error::Internal(super::Fault::Task(e.into())))?
             .map_err(Error::Policy)
     }
 

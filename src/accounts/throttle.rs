@@ -9,7 +9,7 @@ use ring::digest;
 use tokio::sync::OnceCell;
 
 use super::events::security_event;
-use super::{now, Accounts, Error, Result};
+use super::{now, Accounts, Error, Fault, Result};
 use crate::domain::{Account, Actor, AuditRecord, Change};
 use crate::store::{Attempt, ThrottlePolicy};
 
@@ -85,7 +85,7 @@ enum Outcome {
     Refused(u64),
     Wrong,
     Unavailable(String),
-    Failed(String),
+    Failed(Fault),
 }
 
 /// Identical checks in flight (same check, account and secret): a client that sends the
@@ -165,7 +165,8 @@ impl Accounts {
                     Ok(None) => Outcome::Wrong,
                     Err(Error::Throttled(seconds)) => Outcome::Refused(seconds),
                     Err(Error::Unavailable(cause)) => Outcome::Unavailable(cause),
-                    Err(e) => Outcome::Failed(e.to_string()),
+                    Err(Error::Internal(fault)) => Outcome::Failed(fault),
+                    Err(e) => Outcome::Failed(Fault::Shared(Arc::new(e))),
                 }
             })
             .await
@@ -176,7 +177,7 @@ impl Accounts {
             Outcome::Wrong => Err(Error::BadCredentials),
             Outcome::Refused(seconds) => Err(Error::Throttled(seconds)),
             Outcome::Unavailable(cause) => Err(Error::Unavailable(cause)),
-            Outcome::Failed(cause) => Err(Error::Internal(cause)),
+            Outcome::Failed(fault) => Err(Error::Internal(fault)),
         }
     }
 

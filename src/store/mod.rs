@@ -4,7 +4,6 @@
 mod cache;
 mod postgres;
 mod rows;
-mod sql;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -47,10 +46,16 @@ pub enum StoreError {
 }
 
 impl From<sqlx::Error> for StoreError {
+    /// The one way a database error becomes a store error: a unique violation of the
+    /// account keys names its field, a failure of the database itself is `Unavailable`,
+    /// the rest is `Other`. Every `?` on a query goes through here.
     fn from(err: sqlx::Error) -> StoreError {
-        match unavailable(&err) {
-            true => StoreError::Unavailable(err.to_string()),
-            false => StoreError::Other(err.into()),
+        if let Some(field) = conflict_of(&err) {
+            StoreError::Conflict(field)
+        } else if unavailable(&err) {
+            StoreError::Unavailable(err.to_string())
+        } else {
+            StoreError::Other(err.into())
         }
     }
 }
@@ -294,9 +299,7 @@ pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, String> {
             .map_err(|e| format!("cannot open {url}: {e}"))?;
         Ok(std::sync::Arc::new(store))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        let store = PostgresStore::open(url)
-            .await
-            .map_err(|e| PostgresStore::connect_error(url, &e))?;
+        let store = PostgresStore::open(url).await?;
         Ok(std::sync::Arc::new(store))
     } else {
         Err(format!(
@@ -350,28 +353,22 @@ fn sqlite_file(url: &str) -> Result<Option<std::path::PathBuf>, String> {
     Ok(Some(options.get_filename().to_path_buf()))
 }
 
-/// Recognises a unique violation and which field it concerns.
+/// Recognises a unique violation of an account key and which field it concerns; a unique
+/// violation elsewhere (a session id, a token) is no user's conflict and stays `Other`.
 fn conflict_of(err: &sqlx::Error) -> Option<UniqueField> {
     let db = err.as_database_error()?;
     if !db.is_unique_violation() {
         return None;
     }
+    // SQLite names the column (`accounts.email_key`), PostgreSQL the constraint
+    // (`accounts_email_key_key`).
     let names = format!("{} {}", db.message(), db.constraint().unwrap_or_default());
-    if names.contains("email") {
+    if names.contains("email_key") {
         Some(UniqueField::Email)
-    } else {
+    } else if names.contains("username_key") {
         Some(UniqueField::Username)
-    }
-}
-
-impl StoreError {
-    /// Maps a sqlx error, recognising unique violations.
-    fn from_sqlx(err: sqlx::Error) -> StoreError {
-        match conflict_of(&err) {
-            Some(field) => StoreError::Conflict(field),
-            None if matches!(err, sqlx::Error::RowNotFound) => StoreError::NotFound,
-            None => StoreError::from(err),
-        }
+    } else {
+        None
     }
 }
 

@@ -4,16 +4,25 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Database, PgPool, Postgres, QueryBuilder, TransactionManager};
+use sqlx::{Database, PgPool, Postgres, TransactionManager};
 use tokio_rustls::rustls;
 
 use super::cache::AccountCache;
-use super::rows::{record, update_record, AccountRow, AuditRow, SessionRow, ACCOUNT_COLUMNS};
-use super::sql::sql_store;
-use super::{Attempt, PasswordChange, Store, StoreError, StoreResult, ThrottlePolicy, Update};
-use crate::domain::{
-    Account, AccountPatch, Actor, AuditRecord, Change, NewAccount, Session, TextField,
-};
+use super::rows::{update_record, AccountRow, ACCOUNT_COLUMNS};
+use super::{StoreError, StoreResult, Update};
+use crate::domain::Account;
+
+// The same SQL is compiled once per backend on purpose: that is how it is written once.
+#[allow(clippy::duplicate_mod)]
+#[path = "sql/mod.rs"]
+mod sql;
+
+/// The database the shared SQL in `sql/` is compiled for here.
+type Db = Postgres;
+/// The store the shared SQL in `sql/` implements [`super::Store`] for here.
+type Backend = PostgresStore;
+/// The PostgreSQL schema's migrations.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Connections per instance: enough for the request concurrency of two cores, small
 /// enough that many instances fit in PostgreSQL's default `max_connections` (100).
@@ -28,9 +37,14 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
-    /// Connects to the database a `postgres://` URL names.
-    pub async fn open(url: &str) -> Result<PostgresStore, sqlx::Error> {
-        check_root_cert(url)?;
+    /// Connects to the database a `postgres://` URL names; `Err` says why for an operator.
+    pub async fn open(url: &str) -> Result<PostgresStore, String> {
+        check_root_cert(url).map_err(|cause| {
+            format!(
+                "TLS to the PostgreSQL server{} failed: {cause}",
+                server(url)
+            )
+        })?;
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
             .acquire_timeout(Duration::from_secs(10))
@@ -41,7 +55,8 @@ impl PostgresStore {
                 Box::pin(async move { Ok(depth == 0) })
             })
             .connect(url)
-            .await?;
+            .await
+            .map_err(|e| connect_error(url, &e))?;
         Ok(PostgresStore {
             writer: pool.clone(),
             reader: pool,
@@ -52,24 +67,6 @@ impl PostgresStore {
     /// The backend's own readiness: nothing beyond the probe write.
     fn check_health(&self) -> StoreResult<()> {
         Ok(())
-    }
-
-    /// Why `open(url)` failed, for an operator: names the server (host:port) and says
-    /// when TLS was the cause. It never quotes the URL, which may hold a password.
-    pub fn connect_error(url: &str, err: &sqlx::Error) -> String {
-        let server = PgConnectOptions::from_str(url)
-            .map(|o| format!(" at {}:{}", o.get_host(), o.get_port()))
-            .unwrap_or_default();
-        match tls_failure(err) {
-            Some(TlsFailure::Verification(cause)) => format!(
-                "TLS verification of the PostgreSQL server{server} failed: {cause} \
-                 (check sslrootcert: the CA that signed the server's certificate; and sslmode)"
-            ),
-            Some(TlsFailure::Other(cause)) => {
-                format!("TLS to the PostgreSQL server{server} failed: {cause}")
-            }
-            None => format!("cannot connect to the PostgreSQL database{server}: {err}"),
-        }
     }
 
     /// One partial update inside `tx`, with its audit record. The update itself is a
@@ -85,13 +82,9 @@ impl PostgresStore {
         if u.expected_version.is_some_and(|v| v != old.version) {
             return Err(StoreError::Stale);
         }
-        Self::update_query(u)
-            .build()
-            .execute(&mut **tx)
-            .await
-            .map_err(StoreError::from_sqlx)?;
+        sql::update_query(u).build().execute(&mut **tx).await?;
         if let Some(audit) = update_record(u, &old) {
-            Self::insert_audit(tx, &audit).await?;
+            sql::insert_audit(tx, &audit).await?;
         }
         Ok(())
     }
@@ -105,9 +98,32 @@ impl PostgresStore {
     }
 }
 
+/// Why `open(url)` failed, for an operator: names the server (host:port) and says
+/// when TLS was the cause. It never quotes the URL, which may hold a password.
+fn connect_error(url: &str, err: &sqlx::Error) -> String {
+    let server = server(url);
+    match tls_failure(err) {
+        Some(TlsFailure::Verification(cause)) => format!(
+            "TLS verification of the PostgreSQL server{server} failed: {cause} \
+             (check sslrootcert: the CA that signed the server's certificate; and sslmode)"
+        ),
+        Some(TlsFailure::Other(cause)) => {
+            format!("TLS to the PostgreSQL server{server} failed: {cause}")
+        }
+        None => format!("cannot connect to the PostgreSQL database{server}: {err}"),
+    }
+}
+
+/// " at host:port" of the server a URL names, or nothing; never the password.
+fn server(url: &str) -> String {
+    PgConnectOptions::from_str(url)
+        .map(|o| format!(" at {}:{}", o.get_host(), o.get_port()))
+        .unwrap_or_default()
+}
+
 /// sqlx reads `sslrootcert` only in the `verify-*` modes, at the first connection, and
 /// reports a missing file as a bare "No such file or directory": say which file.
-fn check_root_cert(url: &str) -> Result<(), sqlx::Error> {
+fn check_root_cert(url: &str) -> Result<(), String> {
     use sqlx::postgres::PgSslMode;
     let verifies = PgConnectOptions::from_str(url).is_ok_and(|o| {
         matches!(
@@ -121,9 +137,7 @@ fn check_root_cert(url: &str) -> Result<(), sqlx::Error> {
     let names = ["sslrootcert", "ssl-root-cert", "ssl-ca"];
     for (_, path) in url.query_pairs().filter(|(k, _)| names.contains(&&**k)) {
         if let Err(e) = std::fs::File::open(&*path) {
-            return Err(sqlx::Error::Tls(
-                format!("cannot read sslrootcert {path}: {e}").into(),
-            ));
+            return Err(format!("cannot read sslrootcert {path}: {e}"));
         }
     }
     Ok(())
@@ -152,5 +166,3 @@ fn tls_failure(err: &sqlx::Error) -> Option<TlsFailure> {
         _ => None,
     }
 }
-
-sql_store!(PostgresStore, Postgres, "./migrations/postgres");

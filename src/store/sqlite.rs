@@ -13,12 +13,21 @@ use sqlx::{Database, QueryBuilder, Sqlite, SqlitePool, TransactionManager};
 use tokio::sync::{mpsc, oneshot};
 
 use super::cache::AccountCache;
-use super::rows::{record, update_record, AccountRow, AuditRow, SessionRow, ACCOUNT_COLUMNS};
-use super::sql::sql_store;
-use super::{Attempt, PasswordChange, Store, StoreError, StoreResult, ThrottlePolicy, Update};
-use crate::domain::{
-    Account, AccountPatch, Actor, AuditRecord, Change, NewAccount, Session, TextField,
-};
+use super::rows::{update_record, AccountRow, ACCOUNT_COLUMNS};
+use super::{StoreError, StoreResult, Update};
+use crate::domain::{Account, AuditRecord};
+
+// The same SQL is compiled once per backend on purpose: that is how it is written once.
+#[allow(clippy::duplicate_mod)]
+#[path = "sql/mod.rs"]
+mod sql;
+
+/// The database the shared SQL in `sql/` is compiled for here.
+type Db = Sqlite;
+/// The store the shared SQL in `sql/` implements [`super::Store`] for here.
+type Backend = SqliteStore;
+/// The SQLite schema's migrations.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// The most updates one commit carries.
 const GROUP_MAX: usize = 128;
@@ -159,7 +168,7 @@ impl SqliteStore {
     /// Queues the update for the next group commit and waits until that commit is on disk.
     async fn apply_update(&self, update: Update) -> StoreResult<()> {
         let (done, result) = oneshot::channel();
-        let closed = || StoreError::from(sqlx::Error::PoolClosed);
+        let closed = || StoreError::Unavailable("the commit queue has stopped".into());
         self.updates
             .send((update, done))
             .await
@@ -274,11 +283,11 @@ async fn apply_batch(writer: &SqlitePool, batch: &[Job]) -> StoreResult<Vec<Stor
             continue;
         }
         // One statement: when it fails (a taken email) it changed nothing.
-        match SqliteStore::update_query(update)
+        match sql::update_query(update)
             .build()
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::from_sqlx)
+            .map_err(StoreError::from)
         {
             Err(refused @ StoreError::Conflict(_)) => results.push(Err(refused)),
             Err(e) => return Err(e),
@@ -319,5 +328,3 @@ async fn insert_audits(
     q.build().execute(&mut **tx).await?;
     Ok(())
 }
-
-sql_store!(SqliteStore, Sqlite, "./migrations/sqlite");

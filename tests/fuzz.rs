@@ -185,7 +185,11 @@ fn send(
 fn snapshot() -> Vec<String> {
     let h = harness();
     h.runtime.block_on(async {
-        let (accounts, _) = h.accounts.list_users(0, 10_000).await.unwrap();
+        let (accounts, _) = h
+            .accounts
+            .list_users(&h.accounts.operator(), 0, 10_000)
+            .await
+            .unwrap();
         accounts.iter().map(|a| format!("{a:?}")).collect()
     })
 }

@@ -6,6 +6,7 @@ use base64::Engine;
 use ring::digest::{digest, SHA256};
 
 use super::manage::NewUser;
+use super::permissions::{Admin, PasswordGrant};
 use super::throttle::{Check, Proof};
 use super::{Accounts, Error, Result};
 use crate::auth::{random_token, Verified};
@@ -61,6 +62,19 @@ pub struct AdminUserInput {
     pub kind: Option<String>,
     pub role: Option<String>,
     pub locale: Option<String>,
+}
+
+/// The fields of an `updateUser` request.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminUserUpdate<'a> {
+    /// Whose account.
+    pub username: &'a str,
+    /// `firstname` or `lastname` if the request named one (with a value): refused.
+    pub names_given: Option<&'static str>,
+    /// A new email.
+    pub email: Option<&'a str>,
+    /// A new locale.
+    pub locale: Option<&'a str>,
 }
 
 /// A fresh API token: what the client gets, and what the store keeps.
@@ -194,6 +208,7 @@ impl Accounts {
     /// the account and its first API token.
     pub async fn admin_create_user(
         &self,
+        _: &Admin,
         input: AdminUserInput,
         actor: &Actor,
     ) -> Result<(Account, String)> {
@@ -249,15 +264,24 @@ impl Accounts {
         Ok((account, token.credential))
     }
 
-    /// `updateUser`: a new email and/or locale (`None`: unchanged).
+    /// `updateUser`: a new email and/or locale (`None`: unchanged). The names are fixed
+    /// at creation: naming them at all is refused.
     pub async fn admin_update_user(
         &self,
-        username: &str,
-        address: Option<&str>,
-        locale: Option<&str>,
+        _: &Admin,
+        update: AdminUserUpdate<'_>,
         actor: &Actor,
     ) -> Result<Account> {
+        let AdminUserUpdate {
+            username,
+            names_given,
+            email: address,
+            locale,
+        } = update;
         crate::domain::Username::parse(username).map_err(|_| invalid("username"))?;
+        if let Some(field) = names_given {
+            return Err(invalid(field));
+        }
         if let Some(address) = address {
             check_admin_email(address)?;
         }
@@ -280,12 +304,14 @@ impl Accounts {
     /// tokens of the account are revoked.
     pub async fn admin_change_password(
         &self,
+        grant: &PasswordGrant,
         username: &str,
         password: &str,
         actor: &Actor,
     ) -> Result<(Account, String)> {
         crate::domain::Username::parse(username).map_err(|_| invalid("username"))?;
         let account = self.account_by_username(username).await?;
+        grant.check(&account)?;
         let token = new_token(&account.username);
         self.replace_password(&account, password, None, Some(&token.hash), actor)
             .await?;

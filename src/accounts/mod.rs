@@ -7,6 +7,7 @@ mod cache;
 mod events;
 mod manage;
 mod passwords;
+mod permissions;
 mod profile;
 mod sessions;
 mod throttle;
@@ -18,10 +19,11 @@ use crate::auth::{Hasher, Sealer, TokenKeys};
 use crate::domain::{FieldError, PasswordPolicy, PolicyViolation};
 use crate::store::{Store, StoreError, UniqueField};
 
-pub use api::{AdminUserInput, Caller, Via};
+pub use api::{AdminUserInput, AdminUserUpdate, Caller, Via};
 pub use audit::{parse_rfc3339, rfc3339, unusual_purge, Purged, AUDIT_PAGE_MAX, LARGE_PURGE};
 pub use cache::SESSION_CACHE_TTL;
 pub use manage::{NewUser, DEFAULT_ADMIN};
+pub use permissions::{Admin, PasswordGrant, UserView};
 pub use sessions::{IssuedSession, SessionCtx};
 
 /// What a use-case can refuse, in terms both dialects translate into their own replies.
@@ -51,6 +53,9 @@ pub enum Error {
     /// No such account.
     #[error("no such account")]
     NotFound,
+    /// The caller lacks the right to this use-case.
+    #[error("forbidden")]
+    Forbidden,
     /// The default administrator cannot be deleted.
     #[error("the default administrator cannot be deleted")]
     DefaultAdmin,

@@ -44,7 +44,12 @@ pub async fn run(opts: AuditOpts) -> Result<(), String> {
     )
     .await?;
     let records = accounts
-        .audit(opts.user.as_deref(), since, opts.limit)
+        .audit(
+            &accounts.operator(),
+            opts.user.as_deref(),
+            since,
+            opts.limit,
+        )
         .await
         .map_err(|e| match e {
             crate::accounts::Error::NotFound => format!(

@@ -105,7 +105,7 @@ pub async fn run(cmd: UserCommand) -> Result<(), String> {
         UserCommand::Delete(opts) => {
             let accounts = open(&opts.common).await?;
             accounts
-                .delete_user(&opts.username, &cli_actor())
+                .delete_user(&accounts.operator(), &opts.username, &cli_actor())
                 .await
                 .map_err(|e| explain(e, &opts.username))?;
             println!("Deleted '{}'.", opts.username);
@@ -171,7 +171,7 @@ async fn list(accounts: &Accounts) -> Result<(), String> {
     );
     loop {
         let (page, total) = accounts
-            .list_users(offset, 500)
+            .list_users(&accounts.operator(), offset, 500)
             .await
             .map_err(|e| e.to_string())?;
         for a in &page {

@@ -123,7 +123,7 @@ async fn registration_creates_a_normal_account_that_can_log_on() {
     assert_eq!(again.json()["ok"], true);
     let names: Vec<String> = app
         .accounts
-        .list_users(0, 10)
+        .list_users(&app.accounts.operator(), 0, 10)
         .await
         .unwrap()
         .0
@@ -156,7 +156,7 @@ async fn registration_refuses_a_weak_password_and_a_taken_email() {
         )
         .await;
     assert_eq!(taken.status, StatusCode::CONFLICT);
-    assert_eq!(app.accounts.list_users(0, 10).await.unwrap().1, 1);
+    assert_eq!(app.accounts.list_users(&app.accounts.operator(), 0, 10).await.unwrap().1, 1);
 }
 
 #[tokio::test]

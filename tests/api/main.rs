@@ -47,6 +47,9 @@ macro_rules! suite {
             mod pepper {
                 include!("pepper.rs");
             }
+            mod permissions {
+                include!("permissions.rs");
+            }
             mod ensims_user {
                 include!("ensims_user.rs");
             }

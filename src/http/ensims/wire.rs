@@ -116,6 +116,7 @@ impl From<accounts::Error> for EnsimsError {
             E::NotFound | E::DefaultAdmin | E::NotLocal => {
                 EnsimsError::bad_request("The account cannot be changed this way.")
             }
+            E::Forbidden => EnsimsError::new(StatusCode::FORBIDDEN, "Forbidden."),
             E::JessRejected => EnsimsError::JessRejected,
             E::Throttled(seconds) => EnsimsError::Throttled(seconds),
             E::Stale => EnsimsError::new(

@@ -172,6 +172,7 @@ impl From<accounts::Error> for Fault {
             E::NotFound => Fault::NoSuchUser,
             E::NotLocal => Fault::AdPassword,
             E::DefaultAdmin => Fault::DefaultAdmin,
+            E::Forbidden => Fault::NotAdmin,
             E::BadCredentials | E::Unauthorized | E::SessionMismatch => Fault::AuthFailed,
             E::JessRejected => Fault::BadJson,
             E::Throttled(seconds) => Fault::Throttled(seconds),

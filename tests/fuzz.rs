@@ -205,7 +205,10 @@ fn session_cookie() -> String {
         password.1 = USER_PASSWORD.to_owned();
     }
     h.runtime.block_on(async {
-        h.accounts.unlock("fuzzer", &actor()).await.unwrap();
+        h.accounts
+            .unlock(&h.accounts.operator(), "fuzzer", &actor())
+            .await
+            .unwrap();
         let email = h
             .accounts
             .account_by_username("fuzzer")
@@ -218,7 +221,7 @@ fn session_cookie() -> String {
         password.0 += 1;
         password.1 = format!("Fz!{}aA-reset", password.0);
         h.accounts
-            .reset_password("fuzzer", &password.1, &actor())
+            .reset_password(&h.accounts.operator(), "fuzzer", &password.1, &actor())
             .await
             .unwrap();
         let issued = h
@@ -283,7 +286,7 @@ proptest! {
         let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credential));
         let mut all = vec![("authorization".to_string(), basic)];
         all.extend(extra.into_iter().filter(|(name, _)| name != "authorization" && name != "x-authorization"));
-        harness().runtime.block_on(harness().accounts.unlock("admin", &actor())).unwrap();
+        harness().runtime.block_on(harness().accounts.unlock(&harness().accounts.operator(), "admin", &actor())).unwrap();
         let before = snapshot();
         let (status, reply) = send(method, &format!("/userapi.do?action={action}&{query}"), body, &all);
         prop_assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR);

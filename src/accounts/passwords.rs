@@ -1,6 +1,7 @@
 //! Password changes: the policy, the history rule, hashing, and the sessions that go.
 
 use super::events::security_event;
+use super::permissions::Admin;
 use super::throttle::{Check, Proof};
 use super::{now, Accounts, Error, Result, SessionCtx};
 use crate::auth::Verified;
@@ -44,6 +45,7 @@ impl Accounts {
     /// An administrator's password reset: every session of the account is revoked.
     pub async fn reset_password(
         &self,
+        _: &Admin,
         username: &str,
         new: &str,
         actor: &Actor,

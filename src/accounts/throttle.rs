@@ -9,6 +9,7 @@ use ring::digest;
 use tokio::sync::OnceCell;
 
 use super::events::security_event;
+use super::permissions::Admin;
 use super::{now, Accounts, Error, Fault, Result};
 use crate::domain::{Account, Actor, AuditRecord, Change};
 use crate::store::{Attempt, ThrottlePolicy};
@@ -266,7 +267,7 @@ impl Accounts {
     }
 
     /// Clears an account's failure counter (`roster user unlock`).
-    pub async fn unlock(&self, username: &str, actor: &Actor) -> Result<Account> {
+    pub async fn unlock(&self, _: &Admin, username: &str, actor: &Actor) -> Result<Account> {
         let account = self.account_by_username(username).await?;
         self.store
             .throttle_clear(&account_key(Some(&account), ""))

@@ -93,7 +93,12 @@ pub async fn run(cmd: UserCommand) -> Result<(), String> {
             let accounts = open(&opts.common).await?;
             let password = read_password()?;
             accounts
-                .reset_password(&opts.username, &password, &cli_actor())
+                .reset_password(
+                    &accounts.operator(),
+                    &opts.username,
+                    &password,
+                    &cli_actor(),
+                )
                 .await
                 .map_err(|e| explain(e, &opts.username))?;
             println!(
@@ -114,7 +119,7 @@ pub async fn run(cmd: UserCommand) -> Result<(), String> {
         UserCommand::Unlock(opts) => {
             let accounts = open(&opts.common).await?;
             accounts
-                .unlock(&opts.username, &cli_actor())
+                .unlock(&accounts.operator(), &opts.username, &cli_actor())
                 .await
                 .map_err(|e| explain(e, &opts.username))?;
             println!("Unlocked '{}'.", opts.username);

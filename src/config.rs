@@ -87,9 +87,11 @@ pub struct Config {
     #[arg(long, env = "ROSTER_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
+    /// Where the accounts are stored.
     #[command(flatten)]
     pub store: StoreArgs,
 
+    /// The rules in force.
     #[command(flatten)]
     pub rules: RulesArgs,
 
@@ -169,7 +171,7 @@ impl Config {
         }
         let mut config = Wrap::parse_from(["roster"]).config;
         config.listen = listen;
-        config.store.database_url = database_url.to_owned();
+        database_url.clone_into(&mut config.store.database_url);
         config
     }
 

@@ -202,7 +202,7 @@ fn session_cookie() -> String {
     let h = harness();
     let mut password = PASSWORD.lock().unwrap();
     if password.1.is_empty() {
-        password.1 = USER_PASSWORD.to_owned();
+        USER_PASSWORD.clone_into(&mut password.1);
     }
     h.runtime.block_on(async {
         h.accounts
@@ -237,7 +237,8 @@ fn session_cookie() -> String {
 /// snapshots see only their own case.
 fn exclusive() -> std::sync::MutexGuard<'static, ()> {
     static CASE: Mutex<()> = Mutex::new(());
-    CASE.lock().unwrap_or_else(|e| e.into_inner())
+    CASE.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 const ENSIMS_POSTS: [&str; 9] = [

@@ -54,13 +54,21 @@ impl Caller {
 /// The user fields of a `createUser` item; `None` means absent.
 #[derive(Debug, Clone, Default)]
 pub struct AdminUserInput {
+    /// `username`: required.
     pub username: Option<String>,
+    /// `password`: required for a local account.
     pub password: Option<String>,
+    /// `firstname`: required for a local account.
     pub firstname: Option<String>,
+    /// `lastname` (stored as the surname): required for a local account.
     pub lastname: Option<String>,
+    /// `email`: required.
     pub email: Option<String>,
+    /// `type`: `local` (the default) or `ad`.
     pub kind: Option<String>,
+    /// `role`: `normal` (the default) or `admin`.
     pub role: Option<String>,
+    /// `locale`: one of the accepted locales (the default is the first).
     pub locale: Option<String>,
 }
 
@@ -84,11 +92,12 @@ struct Token {
 }
 
 fn sha256_hex(secret: &str) -> String {
-    digest(&SHA256, secret.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    use std::fmt::Write;
+    let digest = digest(&SHA256, secret.as_bytes());
+    digest.as_ref().iter().fold(String::new(), |mut hex, b| {
+        let _ = write!(hex, "{b:02x}");
+        hex
+    })
 }
 
 fn new_token(username: &str) -> Token {

@@ -83,7 +83,7 @@ pub fn rfc3339(unix: i64) -> String {
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
     time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
         .ok()
-        .map(|t| t.unix_timestamp())
+        .map(time::OffsetDateTime::unix_timestamp)
 }
 
 #[cfg(test)]

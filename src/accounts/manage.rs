@@ -122,7 +122,9 @@ impl Accounts {
             .rsplit_once('@')
             .map(|(l, _)| l.to_owned())
             .unwrap_or_default();
-        user.username = Username::from_email_local(&local, None).as_str().to_owned();
+        Username::from_email_local(&local, None)
+            .as_str()
+            .clone_into(&mut user.username);
         user.role = Role::Normal;
         user.kind = AccountKind::Local;
         let mut new = self

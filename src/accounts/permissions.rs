@@ -28,9 +28,10 @@ pub enum UserView {
 impl Accounts {
     /// Administration rights for `caller`; `Forbidden` unless it is an administrator.
     pub fn admin(&self, caller: &Caller) -> Result<Admin> {
-        match caller.is_admin() {
-            true => Ok(Admin(())),
-            false => Err(Error::Forbidden),
+        if caller.is_admin() {
+            Ok(Admin(()))
+        } else {
+            Err(Error::Forbidden)
         }
     }
 

@@ -48,7 +48,7 @@ impl Accounts {
             expires_at: now + self.settings.session_max_age,
         };
         self.store.create_session(&session).await?;
-        Ok(self.issue(session, account, now))
+        Ok(self.issue(&session, account, now))
     }
 
     /// The account whose credentials these are; one Argon2 verification whatever happens.
@@ -170,14 +170,14 @@ impl Accounts {
             Err(StoreError::NotFound) => Err(Error::Unauthorized),
             other => Ok(other?),
         }?;
-        Ok(self.issue(session, account, now))
+        Ok(self.issue(&session, account, now))
     }
 
-    fn issue(&self, session: Session, account: Account, now: i64) -> IssuedSession {
+    fn issue(&self, session: &Session, account: Account, now: i64) -> IssuedSession {
         // No token outlives the session's absolute limit.
         let exp = (now + self.settings.token_ttl).min(session.expires_at);
         IssuedSession {
-            token: self.tokens.issue(&session, now, exp),
+            token: self.tokens.issue(session, now, exp),
             max_age: exp - now,
             account,
         }

@@ -32,8 +32,7 @@ pub const PER_ADDRESS: ThrottlePolicy = ThrottlePolicy {
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// The counter key of an account, or of the identifier tried when no account has it
@@ -125,12 +124,18 @@ impl Flights {
     }
 
     fn join(&self, id: [u8; 32]) -> Arc<OnceCell<Outcome>> {
-        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let mut running = self
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         running.entry(id).or_default().clone()
     }
 
     fn leave(&self, id: [u8; 32], flight: &Arc<OnceCell<Outcome>>) {
-        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let mut running = self
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if running.get(&id).is_some_and(|f| Arc::ptr_eq(f, flight)) {
             running.remove(&id);
         }

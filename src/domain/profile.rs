@@ -13,19 +13,33 @@ fn bool_str(b: bool) -> &'static str {
 /// The optional text fields of the ENSIMS account object, in wire order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TextField {
+    /// `title`.
     Title,
+    /// `firstname`.
     Firstname,
+    /// `middlename`.
     Middlename,
+    /// `surname` (userapi's `lastname`).
     Surname,
+    /// `nickname`.
     Nickname,
+    /// `position`.
     Position,
+    /// `company`.
     Company,
+    /// `tel`.
     Tel,
+    /// `address`.
     Address,
+    /// `postcode`.
     Postcode,
+    /// `country`.
     Country,
+    /// `website`.
     Website,
+    /// `twitter`.
     Twitter,
+    /// `linkedin`.
     Linkedin,
 }
 
@@ -185,13 +199,13 @@ impl AccountPatch {
             account.profile.set(*field, value.clone());
         }
         if let Some(email) = &self.email {
-            account.email = email.as_str().to_owned();
+            email.as_str().clone_into(&mut account.email);
         }
         if let Some(use_jess) = self.use_jess {
             account.profile.use_jess = use_jess;
         }
         if let Some(locale) = &self.locale {
-            account.locale = locale.clone();
+            account.locale.clone_from(locale);
         }
         if let Some(role) = self.role {
             account.role = role;
@@ -253,7 +267,7 @@ mod tests {
 
     fn input(texts: &[(TextField, &str)], email: Option<&str>) -> ProfileInput {
         ProfileInput {
-            texts: texts.iter().map(|(f, v)| (*f, v.to_string())).collect(),
+            texts: texts.iter().map(|(f, v)| (*f, (*v).to_string())).collect(),
             email: email.map(str::to_owned),
             use_jess: None,
         }

@@ -81,14 +81,13 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 /// revoked or unknown session). Only a category: never the token.
 fn token_refusal(token: &str) -> &'static str {
     let mut segments = token.split('.');
-    let payload = match (
+    let (Some(_), Some(payload), Some(_), None) = (
         segments.next(),
         segments.next(),
         segments.next(),
         segments.next(),
-    ) {
-        (Some(_), Some(payload), Some(_), None) => payload,
-        _ => return "malformed",
+    ) else {
+        return "malformed";
     };
     let claims = URL_SAFE_NO_PAD
         .decode(payload)

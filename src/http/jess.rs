@@ -42,17 +42,18 @@ pub async fn status(
     State(state): State<AppState>,
     Session(ctx): Session,
 ) -> Result<Response, EnsimsError> {
-    let reply = match state.accounts.has_jess_link(&ctx).await? {
-        true => JessReply {
+    let reply = if state.accounts.has_jess_link(&ctx).await? {
+        JessReply {
             ok: true,
             status: "JESS session key is valid.",
             data: None,
-        },
-        false => JessReply {
+        }
+    } else {
+        JessReply {
             ok: false,
             status: "No JESS session key is assigned.",
             data: None,
-        },
+        }
     };
     Ok(Json(reply).into_response())
 }

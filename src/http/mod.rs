@@ -102,13 +102,11 @@ pub fn router_with(state: AppState, limits: Limits, origins: OriginPolicy) -> Ro
         let route = req
             .extensions()
             .get::<MatchedPath>()
-            .map(MatchedPath::as_str)
-            .unwrap_or("-");
+            .map_or("-", MatchedPath::as_str);
         let request_id = req
             .extensions()
             .get::<RequestId>()
-            .map(|id| id.0.as_str())
-            .unwrap_or("-");
+            .map_or("-", |id| id.0.as_str());
         tracing::info_span!("request", method = %req.method(), route, request_id)
     }))
     .layer(from_fn(request_id::assign))

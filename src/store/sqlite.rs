@@ -70,7 +70,10 @@ impl FileGuard {
         let Some(expected) = self.identity else {
             return Ok(()); // in memory
         };
-        let mut lost = self.lost.lock().unwrap_or_else(|e| e.into_inner());
+        let mut lost = self
+            .lost
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(reason) = &*lost {
             return Err(reason.clone());
         }

@@ -63,7 +63,7 @@ async fn an_empty_jess_credential_is_refused() {
     for body in [
         r#"{"jessUser":"","jessPwd":"x"}"#,
         r#"{"jessUser":"u","jessPwd":""}"#,
-        r#"{}"#,
+        r"{}",
         r#"{"jessUser":5,"jessPwd":"x"}"#,
     ] {
         let reply = app.post("/jess_web/api/session", body, Some(&token)).await;

@@ -297,7 +297,7 @@ async fn info_describes_the_api() {
         "Update",
         "Notice",
     ];
-    expected.sort();
+    expected.sort_unstable();
     assert_eq!(keys, expected);
     assert_eq!(
         (

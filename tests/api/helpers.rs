@@ -42,7 +42,7 @@ pub struct TestApp {
     pub accounts: Accounts,
     pub client: reqwest::Client,
     pub db_url: String,
-    _dir: Option<TempDir>,
+    temp_dir: Option<TempDir>,
     _stop: oneshot::Sender<()>,
 }
 
@@ -94,7 +94,7 @@ impl TestApp {
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let (db_url, dir) = fresh_store(backend).await;
         let mut app = TestApp::spawn_on(&db_url, tweak).await;
-        app._dir = Some(dir);
+        app.temp_dir = Some(dir);
         app
     }
 
@@ -116,7 +116,7 @@ impl TestApp {
             accounts,
             client: reqwest::Client::new(),
             db_url,
-            _dir: None,
+            temp_dir: None,
             _stop: stop,
         }
     }

@@ -397,7 +397,7 @@ async fn throttle_under_concurrency(backend: Backend) {
             counted.push(n);
         }
     }
-    counted.sort();
+    counted.sort_unstable();
     assert_eq!(counted, [1, 2, 3, 4, 5]);
 }
 

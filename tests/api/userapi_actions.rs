@@ -197,7 +197,7 @@ async fn a_batch_creates_the_valid_users_and_reports_the_others() {
     ];
     let expected: Vec<(String, String, String)> = expected
         .iter()
-        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .map(|(a, b, c)| ((*a).to_string(), (*b).to_string(), (*c).to_string()))
         .collect();
     assert_eq!(failed, expected);
     // Nothing half-created: exactly admin, taken, good1 and dir exist.

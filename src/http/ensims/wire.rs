@@ -104,8 +104,7 @@ impl From<accounts::Error> for EnsimsError {
                 EnsimsError::new(StatusCode::OK, "User does not match the existing session")
             }
             E::Invalid(field) => EnsimsError::bad_request(field.to_string()),
-            E::Missing(_) => EnsimsError::bad_request(e.to_string()),
-            E::Policy(_) => EnsimsError::bad_request(e.to_string()),
+            E::Missing(_) | E::Policy(_) => EnsimsError::bad_request(e.to_string()),
             E::Taken(UniqueField::Email) => EnsimsError::new(
                 StatusCode::CONFLICT,
                 "Email address is already in use by another account.",

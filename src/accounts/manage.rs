@@ -6,9 +6,8 @@ use super::{now, Accounts, Error, Result};
 use crate::domain::profile::{check_text, Profile};
 use crate::domain::{
     Account, AccountKind, Actor, Dialect, Email, FieldError, NewAccount, ProfileInput, Role,
-    Username,
+    UniqueField, Username,
 };
-use crate::store::UniqueField;
 
 /// The user name of the default administrator, which cannot be deleted.
 pub const DEFAULT_ADMIN: &str = "admin";

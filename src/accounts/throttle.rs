@@ -11,8 +11,8 @@ use tokio::sync::OnceCell;
 use super::events::security_event;
 use super::permissions::Admin;
 use super::{now, Accounts, Error, Fault, Result};
-use crate::domain::{Account, Actor, AuditRecord, Change};
-use crate::store::{Attempt, ThrottlePolicy};
+use crate::domain::{Account, Actor, AuditRecord, Change, ThrottlePolicy};
+use crate::store::Attempt;
 
 /// One account: back-off from the 5th attempt on.
 pub const PER_ACCOUNT: ThrottlePolicy = ThrottlePolicy {

@@ -11,17 +11,10 @@ use async_trait::async_trait;
 use crate::domain::{Account, AccountPatch, Actor, AuditRecord, NewAccount, Session};
 
 pub use cache::ACCOUNT_CACHE_TTL;
+// The vocabulary the store shares with the rest, defined in `domain`.
+pub use crate::domain::{ThrottlePolicy, UniqueField};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
-
-/// A column with a uniqueness rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UniqueField {
-    /// `username` (case-insensitive).
-    Username,
-    /// `email` (case-insensitive).
-    Email,
-}
 
 /// What can go wrong in the store (cloneable: one failed group commit answers each of
 /// its requests).
@@ -113,40 +106,6 @@ pub struct PasswordChange<'a> {
     pub history_depth: usize,
     /// Every API token of the account is revoked; this one (SHA-256 hex) replaces them.
     pub api_token_hash: Option<&'a str>,
-}
-
-/// How failures of one kind of key are throttled.
-#[derive(Debug, Clone, Copy)]
-pub struct ThrottlePolicy {
-    /// Failures tolerated before the first lock.
-    pub threshold: i64,
-    /// Failures older than this (ms) are forgotten.
-    pub window_ms: i64,
-    /// The longest lock (ms).
-    pub max_lock_ms: i64,
-}
-
-/// The first lock, in ms.
-const FIRST_LOCK_MS: i64 = 2000;
-
-impl ThrottlePolicy {
-    /// The lock after `attempts` attempts: none below the threshold, then 2 s doubling.
-    pub fn lock_ms(&self, attempts: i64) -> i64 {
-        if attempts < self.threshold {
-            return 0;
-        }
-        let doublings = (attempts - self.threshold).min(30) as u32;
-        FIRST_LOCK_MS
-            .saturating_mul(1 << doublings)
-            .min(self.max_lock_ms)
-    }
-
-    /// How many doublings past the threshold reach the longest lock (the SQL caps there).
-    fn doublings_to_max(&self) -> i64 {
-        (0..31)
-            .find(|&d| FIRST_LOCK_MS.saturating_mul(1 << d) >= self.max_lock_ms)
-            .unwrap_or(31)
-    }
 }
 
 /// The outcome of [`Store::throttle_attempt`].

@@ -192,8 +192,9 @@ impl TestApp {
 
     /// The shared signing key, to forge tokens in tests.
     pub async fn signing_key(&self) -> Vec<u8> {
-        self.accounts
-            .store()
+        roster::store::open(&self.db_url)
+            .await
+            .unwrap()
             .secret("jwt-hs256", b"unused")
             .await
             .unwrap()

@@ -10,8 +10,8 @@ use axum::Json;
 use serde::Serialize;
 
 use crate::accounts;
+use crate::domain::UniqueField;
 use crate::domain::{Account, TextField};
-use crate::store::UniqueField;
 
 /// A failure reply in the ENSIMS format.
 #[derive(Debug)]

@@ -8,8 +8,8 @@ use axum::Json;
 use serde::Serialize;
 
 use crate::accounts;
+use crate::domain::UniqueField;
 use crate::http::ensims::{UNAVAILABLE, UNAVAILABLE_RETRY};
-use crate::store::UniqueField;
 
 /// The actions served, with their code digit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

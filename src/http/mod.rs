@@ -5,7 +5,6 @@ mod ensims;
 pub mod extract;
 mod guard;
 mod health;
-mod jess;
 pub mod origin;
 pub mod request_id;
 mod userapi;
@@ -123,7 +122,10 @@ fn routes(state: AppState) -> Router {
         .route("/user", get(ensims::get_user).post(ensims::update_user))
         .route("/register", post(ensims::register))
         .route("/password", post(ensims::change_password));
-    let jess = Router::new().route("/session", get(jess::status).post(jess::link));
+    let jess = Router::new().route(
+        "/session",
+        get(ensims::jess::status).post(ensims::jess::link),
+    );
     Router::new()
         .nest("/users/api", ensims)
         .nest("/jess_web/api", jess)

@@ -2,6 +2,7 @@
 //! in `wire`, input parsing in `input`.
 
 mod input;
+pub(super) mod jess;
 mod wire;
 
 use axum::extract::State;

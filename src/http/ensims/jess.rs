@@ -6,10 +6,10 @@ use axum::Json;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::ensims::EnsimsError;
-use super::extract::{ClientAddr, EnsimsJson, Session};
-use super::AppState;
+use super::EnsimsError;
 use crate::domain::Dialect;
+use crate::http::extract::{ClientAddr, EnsimsJson, Session};
+use crate::http::AppState;
 
 #[derive(Serialize)]
 struct JessReply {

@@ -6,9 +6,10 @@ use axum::Json;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::extractors::{EnsimsJson, Session};
 use super::EnsimsError;
 use crate::domain::Dialect;
-use crate::http::extract::{ClientAddr, EnsimsJson, Session};
+use crate::http::extract::ClientAddr;
 use crate::http::AppState;
 
 #[derive(Serialize)]

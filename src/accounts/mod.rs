@@ -1,7 +1,7 @@
 //! The use-cases both dialects and the CLI share: log on, sessions, profile updates, user
 //! management, password changes. Every business rule lives here or in `domain`, once.
 
-mod api;
+mod admin;
 mod audit;
 mod cache;
 mod events;
@@ -19,7 +19,7 @@ use crate::auth::{Hasher, Sealer, TokenKeys};
 use crate::domain::{FieldError, PasswordPolicy, PolicyViolation, UniqueField};
 use crate::store::{Store, StoreError};
 
-pub use api::{AdminUserInput, AdminUserUpdate, Caller, Via};
+pub use admin::{AdminUserInput, AdminUserUpdate, Caller, Via};
 pub use audit::{parse_rfc3339, rfc3339, unusual_purge, Purged, AUDIT_PAGE_MAX, LARGE_PURGE};
 pub use cache::SESSION_CACHE_TTL;
 pub use manage::{NewUser, DEFAULT_ADMIN};

@@ -1,4 +1,4 @@
-//! The `userapi.do` use-cases: Basic and admin-key authentication, API tokens, and the
+//! The admin use-cases of `userapi.do`: Basic and admin-key authentication, API tokens, and the
 //! admin dialect's stricter field rules for creating and updating users.
 
 use base64::engine::general_purpose::STANDARD;

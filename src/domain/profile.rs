@@ -44,8 +44,12 @@ pub enum TextField {
 }
 
 impl TextField {
-    /// Every text field.
-    pub const ALL: [TextField; 14] = [
+    /// How many text fields there are.
+    pub const COUNT: usize = 14;
+
+    /// Every text field, in wire order: the one list the columns, the rows and the wire
+    /// object are built from.
+    pub const ALL: [TextField; TextField::COUNT] = [
         TextField::Title,
         TextField::Firstname,
         TextField::Middlename,
@@ -94,8 +98,8 @@ impl TextField {
 /// The profile part of an account (everything of the ENSIMS object but `email` and `jess_pwd`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Profile {
-    /// The 14 text fields, indexed like [`TextField::ALL`].
-    pub texts: [Option<String>; 14],
+    /// The text fields, indexed like [`TextField::ALL`].
+    pub texts: [Option<String>; TextField::COUNT],
     /// Whether the account uses JESS.
     pub use_jess: bool,
     /// The linked JESS user, set only by the JESS session call.

@@ -8,7 +8,7 @@ use sqlx::{Database, PgPool, Postgres, TransactionManager};
 use tokio_rustls::rustls;
 
 use super::cache::AccountCache;
-use super::rows::{update_record, AccountRow, ACCOUNT_COLUMNS};
+use super::rows::{account_columns, update_record, AccountRow};
 use super::{StoreError, StoreResult, Update};
 use crate::domain::Account;
 
@@ -75,7 +75,8 @@ impl PostgresStore {
     /// single statement: when it fails (a taken email) it has changed nothing, so the
     /// transaction can go on without it.
     async fn update_in(tx: &mut sqlx::Transaction<'_, Postgres>, u: &Update) -> StoreResult<()> {
-        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1 FOR UPDATE");
+        let columns = account_columns();
+        let sql = format!("SELECT {columns} FROM accounts WHERE id = $1 FOR UPDATE");
         let old: Option<AccountRow> = sqlx::query_as(&sql)
             .bind(u.id)
             .fetch_optional(&mut **tx)

@@ -13,7 +13,7 @@ use sqlx::{Database, QueryBuilder, Sqlite, SqlitePool, TransactionManager};
 use tokio::sync::{mpsc, oneshot};
 
 use super::cache::AccountCache;
-use super::rows::{update_record, AccountRow, ACCOUNT_COLUMNS};
+use super::rows::{account_columns, update_record, AccountRow};
 use super::{StoreError, StoreResult, Update};
 use crate::domain::{Account, AuditRecord};
 
@@ -260,9 +260,9 @@ async fn commit_batch(writer: &SqlitePool, batch: &[Job]) -> Vec<StoreResult<()>
 /// records in one `INSERT`, one `COMMIT`.
 async fn apply_batch(writer: &SqlitePool, batch: &[Job]) -> StoreResult<Vec<StoreResult<()>>> {
     let mut tx = writer.begin().await?;
-    let mut q = QueryBuilder::<Sqlite>::new(format!(
-        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id IN ("
-    ));
+    let columns = account_columns();
+    let mut q =
+        QueryBuilder::<Sqlite>::new(format!("SELECT {columns} FROM accounts WHERE id IN ("));
     let mut ids = q.separated(", ");
     for (update, _) in batch {
         ids.push_bind(update.id);

@@ -4,12 +4,13 @@ use sqlx::QueryBuilder;
 
 use super::{Backend, Db};
 use crate::domain::{Account, AccountPatch, Actor, Change, NewAccount, TextField};
-use crate::store::rows::{record, AccountRow, ACCOUNT_COLUMNS};
+use crate::store::rows::{account_columns, record, AccountRow};
 use crate::store::{StoreError, StoreResult, Update};
 
 /// The account whose `column` (a key column) equals `key`.
 pub(super) async fn account_where(s: &Backend, column: &str, key: &str) -> StoreResult<Account> {
-    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE {column} = $1");
+    let columns = account_columns();
+    let sql = format!("SELECT {columns} FROM accounts WHERE {column} = $1");
     let row: Option<AccountRow> = sqlx::query_as(&sql)
         .bind(key)
         .fetch_optional(&s.reader)
@@ -89,7 +90,8 @@ pub(super) async fn create_account(
     if let Some(hash) = &new.api_token_hash {
         super::passwords::insert_token(&mut tx, id, hash, now).await?;
     }
-    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
+    let columns = account_columns();
+    let sql = format!("SELECT {columns} FROM accounts WHERE id = $1");
     let row: AccountRow = sqlx::query_as(&sql).bind(id).fetch_one(&mut *tx).await?;
     let account = Account::from(row);
     let audit = record(now, actor, "create", &account, new.audit_changes());
@@ -103,7 +105,8 @@ pub(super) async fn account_by_id(s: &Backend, id: i64) -> StoreResult<Account> 
         return Ok(account);
     }
     let generation = s.cache.generation();
-    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
+    let columns = account_columns();
+    let sql = format!("SELECT {columns} FROM accounts WHERE id = $1");
     let row: Option<AccountRow> = sqlx::query_as(&sql)
         .bind(id)
         .fetch_optional(&s.reader)
@@ -118,8 +121,8 @@ pub(super) async fn list_accounts(
     offset: i64,
     limit: i64,
 ) -> StoreResult<(Vec<Account>, i64)> {
-    let sql =
-        format!("SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY username_key LIMIT $1 OFFSET $2");
+    let columns = account_columns();
+    let sql = format!("SELECT {columns} FROM accounts ORDER BY username_key LIMIT $1 OFFSET $2");
     let mut tx = s.reader.begin().await?;
     let rows: Vec<AccountRow> = sqlx::query_as(&sql)
         .bind(limit)
@@ -160,7 +163,8 @@ pub(super) async fn delete_account(
     actor: &Actor,
 ) -> StoreResult<()> {
     let mut tx = s.writer.begin().await?;
-    let sql = format!("DELETE FROM accounts WHERE id = $1 RETURNING {ACCOUNT_COLUMNS}");
+    let columns = account_columns();
+    let sql = format!("DELETE FROM accounts WHERE id = $1 RETURNING {columns}");
     let gone: Option<AccountRow> = sqlx::query_as(&sql)
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -181,9 +185,10 @@ pub(super) async fn set_jess(
     actor: &Actor,
 ) -> StoreResult<()> {
     let mut tx = s.writer.begin().await?;
+    let columns = account_columns();
     let sql = format!(
         "UPDATE accounts SET version = version + 1, updated_at = $1 WHERE id = $2 \
-         RETURNING {ACCOUNT_COLUMNS}"
+         RETURNING {columns}"
     );
     let old: Option<AccountRow> = sqlx::query_as(&sql)
         .bind(now)

@@ -2,7 +2,7 @@
 
 use super::{Backend, Tx};
 use crate::domain::{Account, Actor, Change};
-use crate::store::rows::{record, AccountRow, ACCOUNT_COLUMNS};
+use crate::store::rows::{account_columns, record, AccountRow};
 use crate::store::{PasswordChange, StoreError, StoreResult};
 
 /// Stores an API token (its secret's SHA-256 hex) of an account.
@@ -30,9 +30,10 @@ pub(super) async fn set_password(
 ) -> StoreResult<()> {
     let mut tx = s.writer.begin().await?;
     // Locks the row (PostgreSQL) before the history is rewritten.
+    let columns = account_columns();
     let sql = format!(
         "UPDATE accounts SET version = version + 1, updated_at = $1 WHERE id = $2 \
-         RETURNING {ACCOUNT_COLUMNS}"
+         RETURNING {columns}"
     );
     let account: Option<AccountRow> = sqlx::query_as(&sql)
         .bind(now)

@@ -1,4 +1,5 @@
-//! `roster user add|list|show|set-password|delete`: the same `accounts` rules as the APIs.
+//! `roster user add|list|show|set-password|delete|unlock`: the same `accounts` rules as the
+//! APIs, run with the operator's rights.
 
 use std::io::BufRead;
 

@@ -110,7 +110,7 @@ pub struct AuditRecord {
     /// Who acted.
     pub actor: Actor,
     /// What was done: `create`, `update`, `password`, `delete`, `jess_link`, `logout`,
-    /// `revoke_sessions`, `logon_failed`, `unlock`.
+    /// `logon_failed`, `unlock`.
     pub action: String,
     /// The account concerned, when it exists.
     pub account_id: Option<i64>,

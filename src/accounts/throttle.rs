@@ -11,7 +11,7 @@ use tokio::sync::OnceCell;
 use super::events::security_event;
 use super::permissions::Admin;
 use super::{now, Accounts, Error, Fault, Result};
-use crate::domain::{Account, Actor, AuditRecord, Change, ThrottlePolicy};
+use crate::domain::{Account, Actor, AuditAction, AuditRecord, Change, ThrottlePolicy};
 use crate::store::Attempt;
 
 /// One account: back-off from the 5th attempt on.
@@ -262,7 +262,7 @@ impl Accounts {
         let record = AuditRecord {
             at: now(),
             actor: actor.clone(),
-            action: "logon_failed".into(),
+            action: AuditAction::LogonFailed,
             account_id: account.map(|a| a.id),
             username: Some(account.map_or(identifier, |a| &a.username).to_owned()),
             changes: Vec::new(),
@@ -280,7 +280,7 @@ impl Accounts {
         let record = AuditRecord {
             at: now(),
             actor: actor.clone(),
-            action: "unlock".into(),
+            action: AuditAction::Unlock,
             account_id: Some(account.id),
             username: Some(account.username.clone()),
             changes: vec![Change::new("locked", None, Some("false"))],

@@ -77,7 +77,7 @@ pub async fn run(opts: AuditOpts) -> Result<(), String> {
             r.actor.name.as_deref().unwrap_or("-"),
             r.actor.dialect.as_str(),
             r.actor.address.as_deref().unwrap_or("-"),
-            r.action,
+            r.action.as_str(),
             r.username.as_deref().unwrap_or("-"),
             changes.join(", ")
         );

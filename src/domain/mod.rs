@@ -11,7 +11,7 @@ pub mod throttle;
 pub mod username;
 
 pub use account::{Account, AccountKind, NewAccount, Role, UniqueField};
-pub use audit::{Actor, AuditRecord, Change, Dialect};
+pub use audit::{Actor, AuditAction, AuditRecord, Change, Dialect};
 pub use email::Email;
 pub use password::{PasswordPolicy, PolicyViolation};
 pub use profile::{AccountPatch, FieldError, ProfileInput, TextField};

@@ -4,7 +4,8 @@ use sqlx::{ColumnIndex, Decode, FromRow, Row, Type};
 
 use crate::domain::profile::Profile;
 use crate::domain::{
-    Account, AccountKind, Actor, AuditRecord, Change, Dialect, Role, Session, TextField,
+    Account, AccountKind, Actor, AuditAction, AuditRecord, Change, Dialect, Role, Session,
+    TextField,
 };
 
 /// The columns every account query selects: the fixed ones, then every
@@ -117,6 +118,69 @@ impl From<SessionRow> for Session {
     }
 }
 
+/// One change as the audit's `changes` column holds it (a JSON array of these).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ChangeColumn {
+    field: String,
+    old: Option<String>,
+    new: Option<String>,
+}
+
+/// The `changes` column of `changes`.
+pub(super) fn changes_column(changes: &[Change]) -> String {
+    let column: Vec<ChangeColumn> = changes
+        .iter()
+        .map(|c| ChangeColumn {
+            field: c.field.clone(),
+            old: c.old.clone(),
+            new: c.new.clone(),
+        })
+        .collect();
+    serde_json::to_string(&column).unwrap_or_else(|_| "[]".into())
+}
+
+fn changes_of(column: &str) -> Vec<Change> {
+    let column: Vec<ChangeColumn> = serde_json::from_str(column).unwrap_or_default();
+    column
+        .into_iter()
+        .map(|c| Change {
+            field: c.field,
+            old: c.old,
+            new: c.new,
+        })
+        .collect()
+}
+
+/// The audit's `action` column: an [`AuditAction`] by name; another name (written by a
+/// newer version) fails the read rather than being shown as something it is not.
+struct ActionColumn(AuditAction);
+
+impl<DB: sqlx::Database> Type<DB> for ActionColumn
+where
+    str: Type<DB>,
+{
+    fn type_info() -> DB::TypeInfo {
+        <str as Type<DB>>::type_info()
+    }
+
+    fn compatible(ty: &DB::TypeInfo) -> bool {
+        <str as Type<DB>>::compatible(ty)
+    }
+}
+
+impl<'r, DB: sqlx::Database> Decode<'r, DB> for ActionColumn
+where
+    &'r str: Decode<'r, DB>,
+{
+    fn decode(value: DB::ValueRef<'r>) -> Result<ActionColumn, sqlx::error::BoxDynError> {
+        let name = <&str as Decode<DB>>::decode(value)?;
+        match AuditAction::parse(name) {
+            Some(action) => Ok(ActionColumn(action)),
+            None => Err(format!("unknown audit action {name:?}").into()),
+        }
+    }
+}
+
 #[derive(sqlx::FromRow)]
 pub(super) struct AuditRow {
     at: i64,
@@ -124,7 +188,7 @@ pub(super) struct AuditRow {
     actor: Option<String>,
     dialect: String,
     address: Option<String>,
-    action: String,
+    action: ActionColumn,
     account_id: Option<i64>,
     username: Option<String>,
     changes: String,
@@ -140,10 +204,10 @@ impl From<AuditRow> for AuditRecord {
                 dialect: Dialect::parse(&r.dialect).unwrap_or(Dialect::System),
                 address: r.address,
             },
-            action: r.action,
+            action: r.action.0,
             account_id: r.account_id,
             username: r.username,
-            changes: serde_json::from_str::<Vec<Change>>(&r.changes).unwrap_or_default(),
+            changes: changes_of(&r.changes),
         }
     }
 }
@@ -152,14 +216,14 @@ impl From<AuditRow> for AuditRecord {
 pub(super) fn record(
     now: i64,
     actor: &Actor,
-    action: &str,
+    action: AuditAction,
     account: &Account,
     changes: Vec<Change>,
 ) -> AuditRecord {
     AuditRecord {
         at: now,
         actor: actor.clone(),
-        action: action.to_owned(),
+        action,
         account_id: Some(account.id),
         username: Some(account.username.clone()),
         changes,
@@ -177,5 +241,5 @@ pub(super) fn update_record(u: &super::Update, old: &Account) -> Option<AuditRec
     if actor.id == Some(old.id) && actor.name.is_none() {
         actor.name = Some(old.username.clone());
     }
-    Some(record(u.now, &actor, "update", old, changes))
+    Some(record(u.now, &actor, AuditAction::Update, old, changes))
 }

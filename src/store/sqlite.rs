@@ -13,7 +13,7 @@ use sqlx::{Database, QueryBuilder, Sqlite, SqlitePool, TransactionManager};
 use tokio::sync::{mpsc, oneshot};
 
 use super::cache::AccountCache;
-use super::rows::{account_columns, update_record, AccountRow};
+use super::rows::{account_columns, changes_column, update_record, AccountRow};
 use super::{StoreError, StoreResult, Update};
 use crate::domain::{Account, AuditRecord};
 
@@ -326,7 +326,7 @@ async fn insert_audits(
             .push_bind(r.action.as_str())
             .push_bind(r.account_id)
             .push_bind(r.username.as_deref())
-            .push_bind(serde_json::to_string(&r.changes).unwrap_or_else(|_| "[]".into()));
+            .push_bind(changes_column(&r.changes));
     });
     q.build().execute(&mut **tx).await?;
     Ok(())

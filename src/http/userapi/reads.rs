@@ -64,7 +64,25 @@ struct AuditItem<'a> {
     address: Option<&'a str>,
     action: &'a str,
     username: Option<&'a str>,
-    changes: &'a [Change],
+    changes: Vec<ChangeItem<'a>>,
+}
+
+/// One field's change in a `getAudit` record.
+#[derive(Serialize)]
+struct ChangeItem<'a> {
+    field: &'a str,
+    old: Option<&'a str>,
+    new: Option<&'a str>,
+}
+
+impl<'a> ChangeItem<'a> {
+    fn of(c: &'a Change) -> ChangeItem<'a> {
+        ChangeItem {
+            field: &c.field,
+            old: c.old.as_deref(),
+            new: c.new.as_deref(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -93,9 +111,9 @@ pub(super) async fn get_audit(call: &Call<'_>, params: &BTreeMap<String, String>
             actor: r.actor.name.as_deref(),
             dialect: r.actor.dialect.as_str(),
             address: r.actor.address.as_deref(),
-            action: &r.action,
+            action: r.action.as_str(),
             username: r.username.as_deref(),
-            changes: &r.changes,
+            changes: r.changes.iter().map(ChangeItem::of).collect(),
         })
         .collect();
     Ok(Json(AuditReply {

@@ -3,7 +3,7 @@
 use sqlx::QueryBuilder;
 
 use super::{Backend, Db};
-use crate::domain::{Account, AccountPatch, Actor, Change, NewAccount, TextField};
+use crate::domain::{Account, AccountPatch, Actor, AuditAction, Change, NewAccount, TextField};
 use crate::store::rows::{account_columns, record, AccountRow};
 use crate::store::{StoreError, StoreResult, Update};
 
@@ -94,7 +94,13 @@ pub(super) async fn create_account(
     let sql = format!("SELECT {columns} FROM accounts WHERE id = $1");
     let row: AccountRow = sqlx::query_as(&sql).bind(id).fetch_one(&mut *tx).await?;
     let account = Account::from(row);
-    let audit = record(now, actor, "create", &account, new.audit_changes());
+    let audit = record(
+        now,
+        actor,
+        AuditAction::Create,
+        &account,
+        new.audit_changes(),
+    );
     super::insert_audit(&mut tx, &audit).await?;
     tx.commit().await?;
     Ok(account)
@@ -170,7 +176,11 @@ pub(super) async fn delete_account(
         .fetch_optional(&mut *tx)
         .await?;
     let gone = Account::from(gone.ok_or(StoreError::NotFound)?);
-    super::insert_audit(&mut tx, &record(now, actor, "delete", &gone, Vec::new())).await?;
+    super::insert_audit(
+        &mut tx,
+        &record(now, actor, AuditAction::Delete, &gone, Vec::new()),
+    )
+    .await?;
     tx.commit().await?;
     s.cache.invalidate(id);
     Ok(())
@@ -211,7 +221,11 @@ pub(super) async fn set_jess(
     if !old.profile.use_jess {
         changes.push(Change::new("use_jess", Some("false"), Some("true")));
     }
-    super::insert_audit(&mut tx, &record(now, actor, "jess_link", &old, changes)).await?;
+    super::insert_audit(
+        &mut tx,
+        &record(now, actor, AuditAction::JessLink, &old, changes),
+    )
+    .await?;
     tx.commit().await?;
     s.cache.invalidate(id);
     Ok(())

@@ -2,12 +2,12 @@
 
 use super::{Backend, Tx};
 use crate::domain::AuditRecord;
-use crate::store::rows::AuditRow;
+use crate::store::rows::{changes_column, AuditRow};
 use crate::store::StoreResult;
 
 /// Appends one audit record inside `tx`, so that it commits with the write it describes.
 pub(crate) async fn insert_audit(tx: &mut Tx<'_>, record: &AuditRecord) -> StoreResult<()> {
-    let changes = serde_json::to_string(&record.changes).unwrap_or_else(|_| "[]".into());
+    let changes = changes_column(&record.changes);
     sqlx::query(
         "INSERT INTO audit (at, actor_id, actor, dialect, address, action, account_id, \
          username, changes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -17,7 +17,7 @@ pub(crate) async fn insert_audit(tx: &mut Tx<'_>, record: &AuditRecord) -> Store
     .bind(record.actor.name.as_deref())
     .bind(record.actor.dialect.as_str())
     .bind(record.actor.address.as_deref())
-    .bind(&record.action)
+    .bind(record.action.as_str())
     .bind(record.account_id)
     .bind(record.username.as_deref())
     .bind(changes)

@@ -1,7 +1,7 @@
 //! Passwords and API tokens: change, rehash, history, token check.
 
 use super::{Backend, Tx};
-use crate::domain::{Account, Actor, Change};
+use crate::domain::{Account, Actor, AuditAction, Change};
 use crate::store::rows::{account_columns, record, AccountRow};
 use crate::store::{PasswordChange, StoreError, StoreResult};
 
@@ -45,7 +45,11 @@ pub(super) async fn set_password(
     if change.api_token_hash.is_some() {
         changes.push(Change::secret("token", true));
     }
-    super::insert_audit(&mut tx, &record(now, actor, "password", &account, changes)).await?;
+    super::insert_audit(
+        &mut tx,
+        &record(now, actor, AuditAction::Password, &account, changes),
+    )
+    .await?;
     if let Some(old) = account.password_hash {
         sqlx::query(
             "INSERT INTO password_history (account_id, hash, changed_at) VALUES ($1, $2, $3)",

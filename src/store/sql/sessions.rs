@@ -1,7 +1,7 @@
 //! Sessions: create, read, rotate, log off, purge.
 
 use super::Backend;
-use crate::domain::{Actor, AuditRecord, Session};
+use crate::domain::{Actor, AuditAction, AuditRecord, Session};
 use crate::store::rows::SessionRow;
 use crate::store::{StoreError, StoreResult};
 
@@ -66,7 +66,7 @@ pub(super) async fn delete_session(
     let audit = AuditRecord {
         at: now,
         actor: actor.clone(),
-        action: "logout".into(),
+        action: AuditAction::Logout,
         account_id: Some(account_id),
         username: actor.name.clone(),
         changes: Vec::new(),

@@ -3,12 +3,12 @@
 
 mod admin;
 mod audit;
-mod cache;
 mod events;
 mod manage;
 mod passwords;
 mod permissions;
 mod profile;
+mod session_cache;
 mod sessions;
 mod throttle;
 
@@ -21,9 +21,9 @@ use crate::store::{Store, StoreError};
 
 pub use admin::{AdminUserInput, AdminUserUpdate, Caller, Via};
 pub use audit::{parse_rfc3339, rfc3339, unusual_purge, Purged, AUDIT_PAGE_MAX, LARGE_PURGE};
-pub use cache::SESSION_CACHE_TTL;
 pub use manage::{NewUser, DEFAULT_ADMIN};
 pub use permissions::{Admin, PasswordGrant, UserView};
+pub use session_cache::SESSION_CACHE_TTL;
 pub use sessions::{IssuedSession, SessionCtx};
 
 /// What a use-case can refuse, in terms both dialects translate into their own replies.
@@ -148,7 +148,7 @@ pub struct Accounts {
     tokens: TokenKeys,
     sealer: Arc<Sealer>,
     settings: Arc<Settings>,
-    sessions: Arc<cache::SessionCache>,
+    sessions: Arc<session_cache::SessionCache>,
     flights: Arc<throttle::Flights>,
 }
 

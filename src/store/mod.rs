@@ -1,7 +1,7 @@
 //! The account store: one trait, a SQLite and a PostgreSQL backend picked by URL scheme.
 //! This is the only code that knows SQL.
 
-mod cache;
+mod account_cache;
 mod postgres;
 mod rows;
 mod sqlite;
@@ -10,7 +10,7 @@ use async_trait::async_trait;
 
 use crate::domain::{Account, AccountPatch, Actor, AuditRecord, NewAccount, Session};
 
-pub use cache::ACCOUNT_CACHE_TTL;
+pub use account_cache::ACCOUNT_CACHE_TTL;
 // The vocabulary the store shares with the rest, defined in `domain`.
 pub use crate::domain::{ThrottlePolicy, UniqueField};
 pub use postgres::PostgresStore;

@@ -7,7 +7,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Database, PgPool, Postgres, TransactionManager};
 use tokio_rustls::rustls;
 
-use super::cache::AccountCache;
+use super::account_cache::AccountCache;
 use super::rows::{account_columns, update_record, AccountRow};
 use super::{StoreError, StoreResult, Update};
 use crate::domain::Account;

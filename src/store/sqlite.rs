@@ -12,7 +12,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Database, QueryBuilder, Sqlite, SqlitePool, TransactionManager};
 use tokio::sync::{mpsc, oneshot};
 
-use super::cache::AccountCache;
+use super::account_cache::AccountCache;
 use super::rows::{account_columns, changes_column, update_record, AccountRow};
 use super::{StoreError, StoreResult, Update};
 use crate::domain::{Account, AuditRecord};

@@ -3,7 +3,7 @@
 //! Starts `roster serve` (release build) on a temporary SQLite store (or the PostgreSQL
 //! database given), uploads one file of N MiB (default 200) through the files API as one
 //! streamed multipart request, downloads it back, and prints the server's resident memory
-//! (VmRSS, sampled every 10 ms) before, at its highest during each transfer, and the rise:
+//! (`VmRSS`, sampled every 10 ms) before, at its highest during each transfer, and the rise:
 //! the files API promises that it stays within 32 MiB whatever the file's size.
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -176,9 +176,9 @@ async fn enumeration(client: &reqwest::Client, base: &str, accounts: &roster::ac
                 "{text}"
             );
             if kind == 0 {
-                unknown.push(took)
+                unknown.push(took);
             } else {
-                wrong.push(took)
+                wrong.push(took);
             }
         }
     }

@@ -244,6 +244,8 @@ fn main() {
     local.block_on(&runtime, run(args));
 }
 
+// One load scenario, read top to bottom.
+#[allow(clippy::too_many_lines)]
 async fn run(args: Args) {
     let dir = tempfile::tempdir().unwrap();
     let url = args
@@ -269,9 +271,7 @@ async fn run(args: Args) {
             .expect("roster starts"),
     );
     wait_ready(port).await;
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     println!(
         "machine: {cores} cores; store: {}; {} users; {} connections; {} s per operation",
         if args.database_url.is_some() {

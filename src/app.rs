@@ -77,9 +77,7 @@ pub async fn open_accounts(
         .await
         .map_err(|e| format!("migration failed: {e}"))?;
     check_pepper(backend.as_ref(), pepper.clone(), opening).await?;
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let hasher = Hasher::new(
         rules.argon2_memory_kib,
         rules.argon2_iterations,

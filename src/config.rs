@@ -92,13 +92,16 @@ pub struct Config {
     #[arg(long, env = "ROSTER_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
+    /// Where the accounts are stored.
     #[command(flatten)]
     pub store: StoreArgs,
 
+    /// The rules in force.
     #[command(flatten)]
     pub rules: RulesArgs,
 
     #[command(flatten)]
+    /// The directory that `type: ad` accounts log on against.
     pub directory: DirectoryArgs,
 
     /// Password of the default administrator at first start (`ROSTER_ADMIN_PASSWORD` only:
@@ -199,7 +202,7 @@ impl Config {
         }
         let mut config = Wrap::parse_from(["roster"]).config;
         config.listen = listen;
-        config.store.database_url = database_url.to_owned();
+        database_url.clone_into(&mut config.store.database_url);
         config
     }
 
@@ -305,7 +308,7 @@ impl RulesArgs {
 /// Directory log-on for `type: ad` accounts; off without `--ldap-url`.
 #[derive(Args, Debug, Clone)]
 pub struct DirectoryArgs {
-    /// Directory URL: `ldap://host:389` (`?starttls` for StartTLS) or `ldaps://host:636`.
+    /// Directory URL: `ldap://host:389` (`?starttls` for `StartTLS`) or `ldaps://host:636`.
     #[arg(long, env = "ROSTER_LDAP_URL")]
     pub ldap_url: Option<String>,
 

@@ -33,7 +33,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Loads a PEM certificate chain and private key into a rustls server configuration.
 pub fn tls_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, String> {
     let certs = CertificateDer::pem_file_iter(cert)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .and_then(std::iter::Iterator::collect::<Result<Vec<_>, _>>)
         .map_err(|e| format!("cannot read the certificate {}: {e}", cert.display()))?;
     if certs.is_empty() {
         return Err(format!("no certificate in {}", cert.display()));

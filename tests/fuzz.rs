@@ -195,7 +195,11 @@ fn send(
 fn snapshot() -> Vec<String> {
     let h = harness();
     h.runtime.block_on(async {
-        let (accounts, _) = h.accounts.list_users(0, 10_000).await.unwrap();
+        let (accounts, _) = h
+            .accounts
+            .list_users(&h.accounts.operator(), 0, 10_000)
+            .await
+            .unwrap();
         accounts.iter().map(|a| format!("{a:?}")).collect()
     })
 }
@@ -208,10 +212,13 @@ fn session_cookie() -> String {
     let h = harness();
     let mut password = PASSWORD.lock().unwrap();
     if password.1.is_empty() {
-        password.1 = USER_PASSWORD.to_owned();
+        USER_PASSWORD.clone_into(&mut password.1);
     }
     h.runtime.block_on(async {
-        h.accounts.unlock("fuzzer", &actor()).await.unwrap();
+        h.accounts
+            .unlock(&h.accounts.operator(), "fuzzer", &actor())
+            .await
+            .unwrap();
         let email = h
             .accounts
             .account_by_username("fuzzer")
@@ -224,7 +231,7 @@ fn session_cookie() -> String {
         password.0 += 1;
         password.1 = format!("Fz!{}aA-reset", password.0);
         h.accounts
-            .reset_password("fuzzer", &password.1, &actor())
+            .reset_password(&h.accounts.operator(), "fuzzer", &password.1, &actor())
             .await
             .unwrap();
         let issued = h
@@ -240,7 +247,8 @@ fn session_cookie() -> String {
 /// snapshots see only their own case.
 fn exclusive() -> std::sync::MutexGuard<'static, ()> {
     static CASE: Mutex<()> = Mutex::new(());
-    CASE.lock().unwrap_or_else(|e| e.into_inner())
+    CASE.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 const ENSIMS_POSTS: [&str; 9] = [
@@ -289,7 +297,7 @@ proptest! {
         let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credential));
         let mut all = vec![("authorization".to_string(), basic)];
         all.extend(extra.into_iter().filter(|(name, _)| name != "authorization" && name != "x-authorization"));
-        harness().runtime.block_on(harness().accounts.unlock("admin", &actor())).unwrap();
+        harness().runtime.block_on(harness().accounts.unlock(&harness().accounts.operator(), "admin", &actor())).unwrap();
         let before = snapshot();
         let (status, reply) = send(method, &format!("/userapi.do?action={action}&{query}"), body, &all);
         prop_assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR);
@@ -336,7 +344,7 @@ fn archive() -> impl Strategy<Value = Vec<u8>> {
                     let _ = writer.write_all(&bytes);
                 }
             }
-            writer.finish().map(|c| c.into_inner()).unwrap_or_default()
+            writer.finish().map(std::io::Cursor::into_inner).unwrap_or_default()
         }),
         1 => prop::collection::vec(any::<u8>(), 0..200).prop_map(|mut b| { b.splice(0..0, *b"PK\x03\x04"); b }),
     ]
@@ -407,7 +415,7 @@ proptest! {
         }
         let (status, reply) = send(method, &uri, form, &headers);
         prop_assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR);
-        let download = method == "GET" && status == StatusCode::OK && serde_json::from_slice::<Value>(&reply).map(|v| v.get("fileName").is_none()).unwrap_or(true);
+        let download = method == "GET" && status == StatusCode::OK && serde_json::from_slice::<Value>(&reply).map_or(true, |v| v.get("fileName").is_none());
         if !download {
             let reply: Value = serde_json::from_slice(&reply).expect("every reply is JSON");
             prop_assert!(reply.get("fileName").is_some() || (reply["ok"].is_boolean() && reply["status"].is_string()), "{}", reply);

@@ -1,7 +1,8 @@
 //! Reading and purging the audit trail.
 
-use super::{now, Accounts, Result};
-use crate::domain::AuditRecord;
+use super::permissions::Admin;
+use super::{now, Accounts, Error, Result};
+use crate::domain::{AuditRecord, FieldError, Username};
 
 /// The most records one read returns.
 pub const AUDIT_PAGE_MAX: i64 = 1000;
@@ -10,12 +11,18 @@ impl Accounts {
     /// Audit records, newest first: of one existing user (any case) and/or since a time.
     pub async fn audit(
         &self,
+        _: &Admin,
         username: Option<&str>,
         since: Option<i64>,
         limit: i64,
     ) -> Result<Vec<AuditRecord>> {
         let username = match username {
-            Some(name) => Some(self.account_by_username(name).await?.username),
+            Some(name) => {
+                Username::parse(name).map_err(|_| {
+                    Error::Invalid(FieldError::new("username", "has an invalid value"))
+                })?;
+                Some(self.account_by_username(name).await?.username)
+            }
             None => None,
         };
         let limit = limit.clamp(1, AUDIT_PAGE_MAX);
@@ -76,7 +83,7 @@ pub fn rfc3339(unix: i64) -> String {
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
     time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
         .ok()
-        .map(|t| t.unix_timestamp())
+        .map(time::OffsetDateTime::unix_timestamp)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use futures_util::stream::{self, Stream};
 
 use super::{now, Accounts, Error, SessionCtx};
-use crate::domain::{Actor, AuditRecord, Change};
+use crate::domain::{Actor, AuditAction, AuditRecord, Change};
 use crate::store::files::CHUNK_SIZE;
 use crate::store::{FileRow, FileStore, StoreError};
 
@@ -55,8 +55,8 @@ impl From<StoreError> for FileError {
 }
 
 impl FileError {
-    fn internal(cause: String) -> FileError {
-        FileError::Account(Error::Internal(cause))
+    fn task(e: tokio::task::JoinError) -> FileError {
+        FileError::Account(Error::Internal(super::Fault::Task(std::sync::Arc::new(e))))
     }
 }
 
@@ -178,12 +178,13 @@ impl Files {
         let actor = actor.as_account(account.id, &account.username);
         let record = audit(
             &actor,
-            "file_delete",
+            AuditAction::FileDelete,
             vec![Change::new("path", Some(&path), None)],
         );
-        match self.store.delete(account.id, &path, &record).await? {
-            true => Ok(()),
-            false => Err(FileError::NotFound(raw.to_owned())),
+        if self.store.delete(account.id, &path, &record).await? {
+            Ok(())
+        } else {
+            Err(FileError::NotFound(raw.to_owned()))
         }
     }
 
@@ -219,11 +220,11 @@ impl Files {
     }
 }
 
-fn audit(actor: &Actor, action: &str, changes: Vec<Change>) -> AuditRecord {
+fn audit(actor: &Actor, action: AuditAction, changes: Vec<Change>) -> AuditRecord {
     AuditRecord {
         at: now(),
         actor: actor.clone(),
-        action: action.to_owned(),
+        action,
         account_id: actor.id,
         username: actor.name.clone(),
         changes,
@@ -248,17 +249,16 @@ fn tree(folder: &str, rows: &[FileRow]) -> Node {
         let segments: Vec<&str> = row.path[skip..].split('/').collect();
         for (i, segment) in segments.iter().enumerate() {
             let last = i + 1 == segments.len();
-            let at = match node.children.iter().position(|c| c.name == *segment) {
-                Some(at) => at,
-                None => {
-                    node.children.push(Node {
-                        name: (*segment).to_owned(),
-                        size: if last { row.size } else { 0 },
-                        folder: !last || row.blob.is_none(),
-                        children: Vec::new(),
-                    });
-                    node.children.len() - 1
-                }
+            let at = if let Some(at) = node.children.iter().position(|c| c.name == *segment) {
+                at
+            } else {
+                node.children.push(Node {
+                    name: (*segment).to_owned(),
+                    size: if last { row.size } else { 0 },
+                    folder: !last || row.blob.is_none(),
+                    children: Vec::new(),
+                });
+                node.children.len() - 1
             };
             node = &mut node.children[at];
         }

@@ -1,13 +1,13 @@
 //! Creating, listing and deleting accounts: the CLI, `userapi.do`, self-registration and
 //! the first start's default administrator all come through here.
 
+use super::permissions::{Admin, UserView};
 use super::{now, Accounts, Error, Result};
 use crate::domain::profile::{check_text, Profile};
 use crate::domain::{
     Account, AccountKind, Actor, Dialect, Email, FieldError, NewAccount, ProfileInput, Role,
-    Username,
+    UniqueField, Username,
 };
-use crate::store::UniqueField;
 
 /// The user name of the default administrator, which cannot be deleted.
 pub const DEFAULT_ADMIN: &str = "admin";
@@ -121,7 +121,9 @@ impl Accounts {
             .rsplit_once('@')
             .map(|(l, _)| l.to_owned())
             .unwrap_or_default();
-        user.username = Username::from_email_local(&local, None).as_str().to_owned();
+        Username::from_email_local(&local, None)
+            .as_str()
+            .clone_into(&mut user.username);
         user.role = Role::Normal;
         user.kind = AccountKind::Local;
         let mut new = self
@@ -136,7 +138,7 @@ impl Accounts {
                 other => return Ok(other?),
             }
         }
-        Err(Error::Internal("no free user name for registration".into()))
+        Err(Error::Internal(super::Fault::NoFreeUsername))
     }
 
     /// Creates the default administrator when the store has no account yet; returns the
@@ -194,7 +196,8 @@ impl Accounts {
     }
 
     /// Deletes an account with its sessions; the default administrator stays.
-    pub async fn delete_user(&self, username: &str, actor: &Actor) -> Result<Account> {
+    pub async fn delete_user(&self, _: &Admin, username: &str, actor: &Actor) -> Result<Account> {
+        Username::parse(username).map_err(|_| invalid("username", "has an invalid value"))?;
         let account = self.account_by_username(username).await?;
         if account.username.eq_ignore_ascii_case(DEFAULT_ADMIN) {
             return Err(Error::DefaultAdmin);
@@ -205,8 +208,35 @@ impl Accounts {
     }
 
     /// One page of accounts ordered by user name, and the total count.
-    pub async fn list_users(&self, offset: i64, limit: i64) -> Result<(Vec<Account>, i64)> {
+    pub async fn list_users(
+        &self,
+        _: &Admin,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<Account>, i64)> {
         Ok(self.store.list_accounts(offset, limit).await?)
+    }
+
+    /// `getUsers`: one page of what `view` may see, and how many there are in all (one
+    /// named account is a page of itself at offset 0, and counts 1).
+    pub async fn users(
+        &self,
+        view: &UserView,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<Account>, i64)> {
+        let name = match view {
+            UserView::All(admin) => return self.list_users(admin, offset, limit).await,
+            UserView::One(name) => name,
+        };
+        Username::parse(name).map_err(|_| invalid("username", "has an invalid value"))?;
+        let account = self.account_by_username(name).await?;
+        let page = if offset == 0 {
+            vec![account]
+        } else {
+            Vec::new()
+        };
+        Ok((page, 1))
     }
 }
 

@@ -1,17 +1,18 @@
 //! The use-cases both dialects and the CLI share: log on, sessions, profile updates, user
 //! management, password changes. Every business rule lives here or in `domain`, once.
 
-mod api;
+mod admin;
 mod audit;
-mod cache;
 mod directory;
 mod events;
 pub mod files;
 mod mail;
 mod manage;
 mod passwords;
+mod permissions;
 mod profile;
 mod reset;
+mod session_cache;
 mod sessions;
 mod throttle;
 
@@ -19,16 +20,17 @@ use std::sync::Arc;
 
 use crate::auth::hasher::HashError;
 use crate::auth::{Hasher, Sealer, TokenKeys};
-use crate::domain::{FieldError, PasswordPolicy, PolicyViolation};
-use crate::store::{Store, StoreError, UniqueField};
+use crate::domain::{FieldError, PasswordPolicy, PolicyViolation, UniqueField};
+use crate::store::{Store, StoreError};
 
-pub use api::{AdminUserInput, Caller, Via};
+pub use admin::{AdminUserInput, AdminUserUpdate, Caller, Via};
 pub use audit::{parse_rfc3339, rfc3339, unusual_purge, Purged, AUDIT_PAGE_MAX, LARGE_PURGE};
-pub use cache::SESSION_CACHE_TTL;
 pub use files::{FileError, FileLimits, Files};
 pub use mail::{MESSAGE_MAX, SENDS_PER_HOUR, TITLE_MAX};
 pub use manage::{NewUser, DEFAULT_ADMIN};
+pub use permissions::{Admin, PasswordGrant, UserView};
 pub use reset::{RESETS_PER_ADDRESS, RESETS_PER_EMAIL, RESET_TTL};
+pub use session_cache::SESSION_CACHE_TTL;
 pub use sessions::{IssuedSession, SessionCtx};
 
 /// What a use-case can refuse, in terms both dialects translate into their own replies.
@@ -58,6 +60,9 @@ pub enum Error {
     /// No such account.
     #[error("no such account")]
     NotFound,
+    /// The caller lacks the right to this use-case.
+    #[error("forbidden")]
+    Forbidden,
     /// The default administrator cannot be deleted.
     #[error("the default administrator cannot be deleted")]
     DefaultAdmin,
@@ -88,7 +93,31 @@ pub enum Error {
     ResetInvalid,
     /// Something failed that is not the caller's fault; details are logged, never replied.
     #[error("internal error: {0}")]
-    Internal(String),
+    Internal(Fault),
+}
+
+/// Why a use-case failed through no fault of the caller (cloneable: one credential check
+/// may answer several requests).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Fault {
+    /// The database refused a statement for a reason other than its availability.
+    #[error(transparent)]
+    Store(Arc<sqlx::Error>),
+    /// Password hashing failed.
+    #[error(transparent)]
+    Hash(Arc<HashError>),
+    /// A blocking task (the password-strength check) panicked or was cancelled.
+    #[error("a blocking task failed: {0}")]
+    Task(Arc<tokio::task::JoinError>),
+    /// Every user name derived from a registration's email is taken.
+    #[error("no free user name for registration")]
+    NoFreeUsername,
+    /// The stored sealing key is not a key.
+    #[error("bad sealing key")]
+    BadSealingKey,
+    /// The credential check this request shared with others failed.
+    #[error("{0}")]
+    Shared(Arc<Error>),
 }
 
 impl From<StoreError> for Error {
@@ -98,14 +127,14 @@ impl From<StoreError> for Error {
             StoreError::Conflict(field) => Error::Taken(field),
             StoreError::Stale => Error::Stale,
             StoreError::Unavailable(cause) => Error::Unavailable(cause),
-            StoreError::Other(e) => Error::Internal(e.to_string()),
+            StoreError::Other(e) => Error::Internal(Fault::Store(e)),
         }
     }
 }
 
 impl From<HashError> for Error {
     fn from(e: HashError) -> Error {
-        Error::Internal(e.to_string())
+        Error::Internal(Fault::Hash(Arc::new(e)))
     }
 }
 
@@ -135,7 +164,7 @@ pub struct Accounts {
     tokens: TokenKeys,
     sealer: Arc<Sealer>,
     settings: Arc<Settings>,
-    sessions: Arc<cache::SessionCache>,
+    sessions: Arc<session_cache::SessionCache>,
     flights: Arc<throttle::Flights>,
     directory: Option<crate::directory::DirectoryHandle>,
     mail: Option<Arc<mail::Outbox>>,
@@ -154,8 +183,7 @@ impl Accounts {
         let sealing = store
             .secret("jess-seal", &crate::auth::random_bytes(32))
             .await?;
-        let sealer =
-            Sealer::new(&sealing).ok_or_else(|| Error::Internal("bad sealing key".into()))?;
+        let sealer = Sealer::new(&sealing).ok_or(Error::Internal(Fault::BadSealingKey))?;
         Ok(Accounts {
             store,
             hasher,
@@ -184,9 +212,10 @@ impl Accounts {
         self.store.ready().await.map_err(|e| e.to_string())
     }
 
-    /// The store, for health checks and maintenance.
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+    /// Whether the store answers a query (the health check).
+    pub async fn ping(&self) -> Result<()> {
+        self.store.count_accounts().await?;
+        Ok(())
     }
 }
 
@@ -194,6 +223,5 @@ impl Accounts {
 pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+        .map_or(0, |d| d.as_secs() as i64)
 }

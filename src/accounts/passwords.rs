@@ -1,6 +1,7 @@
 //! Password changes: the policy, the history rule, hashing, and the sessions that go.
 
 use super::events::security_event;
+use super::permissions::Admin;
 use super::throttle::{Check, Proof};
 use super::{now, Accounts, Error, Result, SessionCtx};
 use crate::auth::Verified;
@@ -49,6 +50,7 @@ impl Accounts {
     /// An administrator's password reset: every session of the account is revoked.
     pub async fn reset_password(
         &self,
+        _: &Admin,
         username: &str,
         new: &str,
         actor: &Actor,
@@ -121,7 +123,7 @@ impl Accounts {
         // zxcvbn's matching is CPU work; keep it off the reactor.
         tokio::task::spawn_blocking(move || policy.check(&password, &username))
             .await
-            .map_err(|e| Error::Internal(e.to_string()))?
+            .map_err(|e| Error::Internal(super::Fault::Task(e.into())))?
             .map_err(Error::Policy)
     }
 

@@ -25,9 +25,10 @@ impl Accounts {
         actor: &Actor,
     ) -> Result<()> {
         // The hot path (no email, no If-Match) needs no read before the write.
-        let current = match input.email.is_some() || expected_version.is_some() {
-            true => Some(self.session_account(ctx).await?),
-            false => None,
+        let current = if input.email.is_some() || expected_version.is_some() {
+            Some(self.session_account(ctx).await?)
+        } else {
+            None
         };
         let current_email = current.as_ref().map_or("", |a| a.email.as_str());
         let patch = input.validate(current_email).map_err(Error::Invalid)?;

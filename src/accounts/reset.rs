@@ -2,10 +2,10 @@
 //! account's address, valid 30 minutes; confirming it sets a new password under the policy
 //! and ends every session and API token of the account.
 
-use super::api::sha256_hex;
+use super::admin::sha256_hex;
 use super::events::security_event;
 use super::{audit::rfc3339, Accounts, Error, Result};
-use crate::domain::{email, Account, AccountKind, Actor, AuditRecord};
+use crate::domain::{email, Account, AccountKind, Actor, AuditAction, AuditRecord};
 use crate::mail::Mail;
 use crate::store::StoreError;
 
@@ -75,7 +75,7 @@ impl Accounts {
         let record = AuditRecord {
             at: now,
             actor: actor.clone(),
-            action: "reset_requested".into(),
+            action: AuditAction::ResetRequested,
             account_id: Some(account.id),
             username: Some(account.username.clone()),
             changes: Vec::new(),

@@ -48,7 +48,7 @@ impl Accounts {
             expires_at: now + self.settings.session_max_age,
         };
         self.store.create_session(&session).await?;
-        Ok(self.issue(session, account, now))
+        Ok(self.issue(&session, account, now))
     }
 
     /// The account whose credentials these are; one Argon2 verification whatever happens.
@@ -127,7 +127,7 @@ impl Accounts {
         if session.account_id != ctx.account_id() || session.expires_at <= now {
             return Err(Error::Unauthorized);
         }
-        Ok(self.issue(session, account, now))
+        Ok(self.issue(&session, account, now))
     }
 
     /// Re-checks the credentials of the session's own account, then starts a new session
@@ -186,14 +186,14 @@ impl Accounts {
             Err(StoreError::NotFound) => Err(Error::Unauthorized),
             other => Ok(other?),
         }?;
-        Ok(self.issue(session, account, now))
+        Ok(self.issue(&session, account, now))
     }
 
-    fn issue(&self, session: Session, account: Account, now: i64) -> IssuedSession {
+    fn issue(&self, session: &Session, account: Account, now: i64) -> IssuedSession {
         // No token outlives the session's absolute limit.
         let exp = (now + self.settings.token_ttl).min(session.expires_at);
         IssuedSession {
-            token: self.tokens.issue(&session, now, exp),
+            token: self.tokens.issue(session, now, exp),
             max_age: exp - now,
             account,
         }

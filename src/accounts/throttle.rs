@@ -9,9 +9,10 @@ use ring::digest;
 use tokio::sync::OnceCell;
 
 use super::events::security_event;
-use super::{now, Accounts, Error, Result};
-use crate::domain::{Account, Actor, AuditRecord, Change};
-use crate::store::{Attempt, ThrottlePolicy};
+use super::permissions::Admin;
+use super::{now, Accounts, Error, Fault, Result};
+use crate::domain::{Account, Actor, AuditAction, AuditRecord, Change, ThrottlePolicy};
+use crate::store::Attempt;
 
 /// One account: back-off from the 5th attempt on.
 pub const PER_ACCOUNT: ThrottlePolicy = ThrottlePolicy {
@@ -31,8 +32,7 @@ pub const PER_ADDRESS: ThrottlePolicy = ThrottlePolicy {
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// The counter key of an account, or of the identifier tried when no account has it
@@ -85,7 +85,7 @@ enum Outcome {
     Refused(u64),
     Wrong,
     Unavailable(String),
-    Failed(String),
+    Failed(Fault),
 }
 
 /// Identical checks in flight (same check, account and secret): a client that sends the
@@ -124,12 +124,18 @@ impl Flights {
     }
 
     fn join(&self, id: [u8; 32]) -> Arc<OnceCell<Outcome>> {
-        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let mut running = self
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         running.entry(id).or_default().clone()
     }
 
     fn leave(&self, id: [u8; 32], flight: &Arc<OnceCell<Outcome>>) {
-        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let mut running = self
+            .running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if running.get(&id).is_some_and(|f| Arc::ptr_eq(f, flight)) {
             running.remove(&id);
         }
@@ -165,7 +171,8 @@ impl Accounts {
                     Ok(None) => Outcome::Wrong,
                     Err(Error::Throttled(seconds)) => Outcome::Refused(seconds),
                     Err(Error::Unavailable(cause)) => Outcome::Unavailable(cause),
-                    Err(e) => Outcome::Failed(e.to_string()),
+                    Err(Error::Internal(fault)) => Outcome::Failed(fault),
+                    Err(e) => Outcome::Failed(Fault::Shared(Arc::new(e))),
                 }
             })
             .await
@@ -176,7 +183,7 @@ impl Accounts {
             Outcome::Wrong => Err(Error::BadCredentials),
             Outcome::Refused(seconds) => Err(Error::Throttled(seconds)),
             Outcome::Unavailable(cause) => Err(Error::Unavailable(cause)),
-            Outcome::Failed(cause) => Err(Error::Internal(cause)),
+            Outcome::Failed(fault) => Err(Error::Internal(fault)),
         }
     }
 
@@ -255,7 +262,7 @@ impl Accounts {
         let record = AuditRecord {
             at: now(),
             actor: actor.clone(),
-            action: "logon_failed".into(),
+            action: AuditAction::LogonFailed,
             account_id: account.map(|a| a.id),
             username: Some(account.map_or(identifier, |a| &a.username).to_owned()),
             changes: Vec::new(),
@@ -265,7 +272,7 @@ impl Accounts {
     }
 
     /// Clears an account's failure counter (`roster user unlock`).
-    pub async fn unlock(&self, username: &str, actor: &Actor) -> Result<Account> {
+    pub async fn unlock(&self, _: &Admin, username: &str, actor: &Actor) -> Result<Account> {
         let account = self.account_by_username(username).await?;
         self.store
             .throttle_clear(&account_key(Some(&account), ""))
@@ -273,7 +280,7 @@ impl Accounts {
         let record = AuditRecord {
             at: now(),
             actor: actor.clone(),
-            action: "unlock".into(),
+            action: AuditAction::Unlock,
             account_id: Some(account.id),
             username: Some(account.username.clone()),
             changes: vec![Change::new("locked", None, Some("false"))],

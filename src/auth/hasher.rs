@@ -171,7 +171,7 @@ impl Inner {
         let mut buffer = self
             .buffers
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .pop()
             .unwrap_or_default();
         buffer.resize(params.block_count(), Block::default());
@@ -179,7 +179,7 @@ impl Inner {
             argon2.hash_password_into_with_memory(password.as_bytes(), salt, out, &mut buffer);
         self.buffers
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(buffer);
         result.map_err(|e| HashError(e.to_string()))
     }
@@ -231,16 +231,14 @@ impl Inner {
             return Verified::No;
         }
         let current = parsed.algorithm == argon2::ARGON2ID_IDENT
-            && Params::try_from(&parsed)
-                .map(|p| {
-                    (p.m_cost(), p.t_cost(), p.p_cost())
-                        == (
-                            self.params.m_cost(),
-                            self.params.t_cost(),
-                            self.params.p_cost(),
-                        )
-                })
-                .unwrap_or(false);
+            && Params::try_from(&parsed).is_ok_and(|p| {
+                (p.m_cost(), p.t_cost(), p.p_cost())
+                    == (
+                        self.params.m_cost(),
+                        self.params.t_cost(),
+                        self.params.p_cost(),
+                    )
+            });
         Verified::Yes {
             rehash: if current {
                 None

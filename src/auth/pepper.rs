@@ -26,9 +26,7 @@ pub fn fingerprint(pepper: Option<&[u8]>) -> String {
         None => NONE.to_owned(),
         Some(pepper) => Argon2::default()
             .hash_password(pepper, &SaltString::generate(&mut OsRng))
-            .map(|hash| hash.to_string())
-            // Hashing with valid default parameters and a fresh salt cannot fail.
-            .unwrap_or_else(|_| NONE.to_owned()),
+            .map_or_else(|_| NONE.to_owned(), |hash| hash.to_string()),
     }
 }
 

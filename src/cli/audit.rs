@@ -44,7 +44,12 @@ pub async fn run(opts: AuditOpts) -> Result<(), String> {
     )
     .await?;
     let records = accounts
-        .audit(opts.user.as_deref(), since, opts.limit)
+        .audit(
+            &accounts.operator(),
+            opts.user.as_deref(),
+            since,
+            opts.limit,
+        )
         .await
         .map_err(|e| match e {
             crate::accounts::Error::NotFound => format!(
@@ -72,7 +77,7 @@ pub async fn run(opts: AuditOpts) -> Result<(), String> {
             r.actor.name.as_deref().unwrap_or("-"),
             r.actor.dialect.as_str(),
             r.actor.address.as_deref().unwrap_or("-"),
-            r.action,
+            r.action.as_str(),
             r.username.as_deref().unwrap_or("-"),
             changes.join(", ")
         );

@@ -1,4 +1,5 @@
-//! `roster user add|list|show|set-password|delete`: the same `accounts` rules as the APIs.
+//! `roster user add|list|show|set-password|delete|unlock`: the same `accounts` rules as the
+//! APIs, run with the operator's rights.
 
 use std::io::BufRead;
 
@@ -93,7 +94,12 @@ pub async fn run(cmd: UserCommand) -> Result<(), String> {
             let accounts = open(&opts.common).await?;
             let password = read_password()?;
             accounts
-                .reset_password(&opts.username, &password, &cli_actor())
+                .reset_password(
+                    &accounts.operator(),
+                    &opts.username,
+                    &password,
+                    &cli_actor(),
+                )
                 .await
                 .map_err(|e| explain(e, &opts.username))?;
             println!(
@@ -105,7 +111,7 @@ pub async fn run(cmd: UserCommand) -> Result<(), String> {
         UserCommand::Delete(opts) => {
             let accounts = open(&opts.common).await?;
             accounts
-                .delete_user(&opts.username, &cli_actor())
+                .delete_user(&accounts.operator(), &opts.username, &cli_actor())
                 .await
                 .map_err(|e| explain(e, &opts.username))?;
             println!("Deleted '{}'.", opts.username);
@@ -114,7 +120,7 @@ pub async fn run(cmd: UserCommand) -> Result<(), String> {
         UserCommand::Unlock(opts) => {
             let accounts = open(&opts.common).await?;
             accounts
-                .unlock(&opts.username, &cli_actor())
+                .unlock(&accounts.operator(), &opts.username, &cli_actor())
                 .await
                 .map_err(|e| explain(e, &opts.username))?;
             println!("Unlocked '{}'.", opts.username);
@@ -171,7 +177,7 @@ async fn list(accounts: &Accounts) -> Result<(), String> {
     );
     loop {
         let (page, total) = accounts
-            .list_users(offset, 500)
+            .list_users(&accounts.operator(), offset, 500)
             .await
             .map_err(|e| e.to_string())?;
         for a in &page {

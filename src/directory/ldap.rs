@@ -105,7 +105,7 @@ impl LdapDirectory {
         let (value, ldap) = outcome.map_err(unavailable("search"))?;
         self.idle
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(ldap);
         Ok(value)
     }
@@ -116,7 +116,10 @@ impl LdapDirectory {
     }
 
     fn take_idle(&self) -> Option<Ldap> {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         while let Some(mut ldap) = idle.pop() {
             if !ldap.is_closed() {
                 return Some(ldap);

@@ -1,5 +1,5 @@
 //! Directory log-on for `type: ad` accounts: a password is checked by an LDAP bind against
-//! the configured directory (OpenLDAP, Active Directory), never stored or cached here.
+//! the configured directory (`OpenLDAP`, Active Directory), never stored or cached here.
 
 mod ldap;
 mod settings;

@@ -18,7 +18,7 @@ pub const USERNAME: &str = "{username}";
 pub struct DirectorySettings {
     /// `ldap://host:port` or `ldaps://host:port`, without the `?starttls` query.
     pub url: Url,
-    /// StartTLS on an `ldap://` connection before anything else is sent.
+    /// `StartTLS` on an `ldap://` connection before anything else is sent.
     pub starttls: bool,
     /// The service account's DN and password; `None` searches anonymously.
     pub service: Option<(String, String)>,
@@ -28,7 +28,7 @@ pub struct DirectorySettings {
     pub user_filter: String,
     /// The limit for connecting, and for one whole password check.
     pub timeout: Duration,
-    /// TLS for `ldaps://` and StartTLS: the system's roots, or `--ldap-ca-file`'s.
+    /// TLS for `ldaps://` and `StartTLS`: the system's roots, or `--ldap-ca-file`'s.
     pub tls: Arc<ClientConfig>,
 }
 
@@ -112,23 +112,20 @@ fn service_account(args: &DirectoryArgs) -> Result<Option<(String, String)>, Str
 /// A rustls client (ring) trusting `ca_file`'s certificates, else the system's roots.
 fn tls_config(ca_file: Option<&std::path::Path>) -> Result<Arc<ClientConfig>, String> {
     let mut roots = RootCertStore::empty();
-    match ca_file {
-        Some(path) => {
-            let certs = CertificateDer::pem_file_iter(path)
-                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| format!("cannot read --ldap-ca-file {}: {e}", path.display()))?;
-            let (added, _) = roots.add_parsable_certificates(certs);
-            if added == 0 {
-                return Err(format!(
-                    "--ldap-ca-file {} holds no usable certificate",
-                    path.display()
-                ));
-            }
+    if let Some(path) = ca_file {
+        let certs = CertificateDer::pem_file_iter(path)
+            .and_then(std::iter::Iterator::collect::<Result<Vec<_>, _>>)
+            .map_err(|e| format!("cannot read --ldap-ca-file {}: {e}", path.display()))?;
+        let (added, _) = roots.add_parsable_certificates(certs);
+        if added == 0 {
+            return Err(format!(
+                "--ldap-ca-file {} holds no usable certificate",
+                path.display()
+            ));
         }
-        None => {
-            let found = rustls_native_certs::load_native_certs();
-            roots.add_parsable_certificates(found.certs);
-        }
+    } else {
+        let found = rustls_native_certs::load_native_certs();
+        roots.add_parsable_certificates(found.certs);
     }
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
     let config = ClientConfig::builder_with_provider(provider)

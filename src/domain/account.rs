@@ -150,3 +150,12 @@ impl NewAccount {
         changes
     }
 }
+
+/// A column with a uniqueness rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UniqueField {
+    /// `username` (case-insensitive).
+    Username,
+    /// `email` (case-insensitive).
+    Email,
+}

@@ -75,8 +75,75 @@ impl Actor {
 /// The placeholder that stands for a secret value.
 pub const SECRET: &str = "***";
 
+/// What an audit record says was done: the one vocabulary `accounts` chooses from and the
+/// store writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    /// An account was created.
+    Create,
+    /// Profile fields, email, locale or role changed.
+    Update,
+    /// The password changed (and, through `userapi.do`, the API token).
+    Password,
+    /// An account was deleted.
+    Delete,
+    /// A JESS user was linked.
+    JessLink,
+    /// A session ended by log off.
+    Logout,
+    /// A log on failed.
+    LogonFailed,
+    /// An account's failure counter was cleared.
+    Unlock,
+    /// A password reset was requested (a mail with a link went out).
+    ResetRequested,
+    /// A file was uploaded (path and size, never content).
+    FileUpload,
+    /// A file or folder was deleted.
+    FileDelete,
+}
+
+impl AuditAction {
+    /// Every action.
+    pub const ALL: [AuditAction; 11] = [
+        AuditAction::Create,
+        AuditAction::Update,
+        AuditAction::Password,
+        AuditAction::Delete,
+        AuditAction::JessLink,
+        AuditAction::Logout,
+        AuditAction::LogonFailed,
+        AuditAction::Unlock,
+        AuditAction::ResetRequested,
+        AuditAction::FileUpload,
+        AuditAction::FileDelete,
+    ];
+
+    /// The stored and published name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::Create => "create",
+            AuditAction::Update => "update",
+            AuditAction::Password => "password",
+            AuditAction::Delete => "delete",
+            AuditAction::JessLink => "jess_link",
+            AuditAction::Logout => "logout",
+            AuditAction::LogonFailed => "logon_failed",
+            AuditAction::Unlock => "unlock",
+            AuditAction::ResetRequested => "reset_requested",
+            AuditAction::FileUpload => "file_upload",
+            AuditAction::FileDelete => "file_delete",
+        }
+    }
+
+    /// The action of a stored name.
+    pub fn parse(name: &str) -> Option<AuditAction> {
+        AuditAction::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+}
+
 /// One field's change.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     /// The field's wire name.
     pub field: String,
@@ -109,9 +176,8 @@ pub struct AuditRecord {
     pub at: i64,
     /// Who acted.
     pub actor: Actor,
-    /// What was done: `create`, `update`, `password`, `delete`, `jess_link`, `logout`,
-    /// `revoke_sessions`, `logon_failed`, `unlock`.
-    pub action: String,
+    /// What was done.
+    pub action: AuditAction,
     /// The account concerned, when it exists.
     pub account_id: Option<i64>,
     /// Its user name (or the identifier tried, for a failed log on).

@@ -13,25 +13,43 @@ fn bool_str(b: bool) -> &'static str {
 /// The optional text fields of the ENSIMS account object, in wire order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TextField {
+    /// `title`.
     Title,
+    /// `firstname`.
     Firstname,
+    /// `middlename`.
     Middlename,
+    /// `surname` (userapi's `lastname`).
     Surname,
+    /// `nickname`.
     Nickname,
+    /// `position`.
     Position,
+    /// `company`.
     Company,
+    /// `tel`.
     Tel,
+    /// `address`.
     Address,
+    /// `postcode`.
     Postcode,
+    /// `country`.
     Country,
+    /// `website`.
     Website,
+    /// `twitter`.
     Twitter,
+    /// `linkedin`.
     Linkedin,
 }
 
 impl TextField {
-    /// Every text field.
-    pub const ALL: [TextField; 14] = [
+    /// How many text fields there are.
+    pub const COUNT: usize = 14;
+
+    /// Every text field, in wire order: the one list the columns, the rows and the wire
+    /// object are built from.
+    pub const ALL: [TextField; TextField::COUNT] = [
         TextField::Title,
         TextField::Firstname,
         TextField::Middlename,
@@ -80,8 +98,8 @@ impl TextField {
 /// The profile part of an account (everything of the ENSIMS object but `email` and `jess_pwd`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Profile {
-    /// The 14 text fields, indexed like [`TextField::ALL`].
-    pub texts: [Option<String>; 14],
+    /// The text fields, indexed like [`TextField::ALL`].
+    pub texts: [Option<String>; TextField::COUNT],
     /// Whether the account uses JESS.
     pub use_jess: bool,
     /// The linked JESS user, set only by the JESS session call.
@@ -185,13 +203,13 @@ impl AccountPatch {
             account.profile.set(*field, value.clone());
         }
         if let Some(email) = &self.email {
-            account.email = email.as_str().to_owned();
+            email.as_str().clone_into(&mut account.email);
         }
         if let Some(use_jess) = self.use_jess {
             account.profile.use_jess = use_jess;
         }
         if let Some(locale) = &self.locale {
-            account.locale = locale.clone();
+            account.locale.clone_from(locale);
         }
         if let Some(role) = self.role {
             account.role = role;
@@ -253,7 +271,7 @@ mod tests {
 
     fn input(texts: &[(TextField, &str)], email: Option<&str>) -> ProfileInput {
         ProfileInput {
-            texts: texts.iter().map(|(f, v)| (*f, v.to_string())).collect(),
+            texts: texts.iter().map(|(f, v)| (*f, (*v).to_string())).collect(),
             email: email.map(str::to_owned),
             use_jess: None,
         }

@@ -16,8 +16,8 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, String) {
         Some(d) => format!("\ndirectory: {}", d.state().as_str()),
         None => String::new(),
     };
-    match state.accounts.store().count_accounts().await {
-        Ok(_) => (StatusCode::OK, format!("ok{directory}")),
+    match state.accounts.ping().await {
+        Ok(()) => (StatusCode::OK, format!("ok{directory}")),
         Err(e) => {
             tracing::error!(cause = %e, "health check failed");
             let body = format!("store unavailable{directory}");

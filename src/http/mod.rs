@@ -5,7 +5,6 @@ mod ensims;
 pub mod extract;
 mod guard;
 mod health;
-mod jess;
 pub mod origin;
 pub mod request_id;
 mod userapi;
@@ -100,13 +99,11 @@ pub fn router_with(state: AppState, limits: Limits, origins: OriginPolicy) -> Ro
         let route = req
             .extensions()
             .get::<MatchedPath>()
-            .map(MatchedPath::as_str)
-            .unwrap_or("-");
+            .map_or("-", MatchedPath::as_str);
         let request_id = req
             .extensions()
             .get::<RequestId>()
-            .map(|id| id.0.as_str())
-            .unwrap_or("-");
+            .map_or("-", |id| id.0.as_str());
         tracing::info_span!("request", method = %req.method(), route, request_id)
     }))
     .layer(from_fn(request_id::assign))
@@ -154,9 +151,10 @@ fn routes(state: AppState) -> Router {
                 .merge(upload_into)
                 .delete(ensims::files::delete),
         );
-    let jess = Router::new()
-        .route("/info", get(jess::info))
-        .route("/session", get(jess::status).post(jess::link));
+    let jess = Router::new().route("/info", get(ensims::jess::info)).route(
+        "/session",
+        get(ensims::jess::status).post(ensims::jess::link),
+    );
     Router::new()
         .nest("/users/api", ensims)
         .nest("/jess_web/api", jess)

@@ -51,8 +51,7 @@ pub async fn assign(mut req: Request, next: Next) -> Response {
         .get(&X_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|v| RequestId::sane(v))
-        .map(|v| RequestId(v.to_owned()))
-        .unwrap_or_else(RequestId::generate);
+        .map_or_else(RequestId::generate, |v| RequestId(v.to_owned()));
     let value = HeaderValue::from_str(&id.0).expect("a sane id is a valid header value");
     req.headers_mut()
         .insert(X_REQUEST_ID.clone(), value.clone());

@@ -146,14 +146,13 @@ impl Mailer {
     /// Runs `job` (which typically ends in [`Mailer::deliver`]) in the background when a
     /// slot is free; when the outbox is full the job is dropped with a warning.
     pub fn background(&self, kind: &'static str, job: impl Future<Output = ()> + Send + 'static) {
-        match self.slot() {
-            Some(slot) => {
-                tokio::spawn(async move {
-                    job.await;
-                    drop(slot);
-                });
-            }
-            None => tracing::warn!(kind, "mail dropped: too many mails in flight"),
+        if let Some(slot) = self.slot() {
+            tokio::spawn(async move {
+                job.await;
+                drop(slot);
+            });
+        } else {
+            tracing::warn!(kind, "mail dropped: too many mails in flight")
         }
     }
 

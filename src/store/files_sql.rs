@@ -24,7 +24,7 @@ fn prefix_len(path: &str) -> i32 {
 }
 
 async fn insert_audit(tx: &mut Transaction<'_, Db>, record: &AuditRecord) -> StoreResult<()> {
-    let changes = serde_json::to_string(&record.changes).unwrap_or_else(|_| "[]".into());
+    let changes = super::super::rows::changes_column(&record.changes);
     sqlx::query(
         "INSERT INTO audit (at, actor_id, actor, dialect, address, action, account_id, \
          username, changes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -34,7 +34,7 @@ async fn insert_audit(tx: &mut Transaction<'_, Db>, record: &AuditRecord) -> Sto
     .bind(record.actor.name.as_deref())
     .bind(record.actor.dialect.as_str())
     .bind(record.actor.address.as_deref())
-    .bind(&record.action)
+    .bind(record.action.as_str())
     .bind(record.account_id)
     .bind(record.username.as_deref())
     .bind(changes)
@@ -145,7 +145,7 @@ impl FileStore for Files {
         .bind(now)
         .fetch_one(&self.writer)
         .await
-        .map_err(StoreError::from_sqlx)?;
+        .map_err(StoreError::from)?;
         Ok(id)
     }
 

@@ -1,30 +1,22 @@
 //! The account store: one trait, a SQLite and a PostgreSQL backend picked by URL scheme.
 //! This is the only code that knows SQL.
 
-mod cache;
+mod account_cache;
 pub mod files;
 mod postgres;
 mod rows;
-mod sql;
 mod sqlite;
 
 use async_trait::async_trait;
 
 use crate::domain::{Account, AccountPatch, Actor, AuditRecord, NewAccount, Session};
 
-pub use cache::ACCOUNT_CACHE_TTL;
+pub use account_cache::ACCOUNT_CACHE_TTL;
 pub use files::{FileRow, FileStore, NewFile, Published};
+// The vocabulary the store shares with the rest, defined in `domain`.
+pub use crate::domain::{ThrottlePolicy, UniqueField};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
-
-/// A column with a uniqueness rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UniqueField {
-    /// `username` (case-insensitive).
-    Username,
-    /// `email` (case-insensitive).
-    Email,
-}
 
 /// What can go wrong in the store (cloneable: one failed group commit answers each of
 /// its requests).
@@ -49,10 +41,16 @@ pub enum StoreError {
 }
 
 impl From<sqlx::Error> for StoreError {
+    /// The one way a database error becomes a store error: a unique violation of the
+    /// account keys names its field, a failure of the database itself is `Unavailable`,
+    /// the rest is `Other`. Every `?` on a query goes through here.
     fn from(err: sqlx::Error) -> StoreError {
-        match unavailable(&err) {
-            true => StoreError::Unavailable(err.to_string()),
-            false => StoreError::Other(err.into()),
+        if let Some(field) = conflict_of(&err) {
+            StoreError::Conflict(field)
+        } else if unavailable(&err) {
+            StoreError::Unavailable(err.to_string())
+        } else {
+            StoreError::Other(err.into())
         }
     }
 }
@@ -110,40 +108,6 @@ pub struct PasswordChange<'a> {
     pub history_depth: usize,
     /// Every API token of the account is revoked; this one (SHA-256 hex) replaces them.
     pub api_token_hash: Option<&'a str>,
-}
-
-/// How failures of one kind of key are throttled.
-#[derive(Debug, Clone, Copy)]
-pub struct ThrottlePolicy {
-    /// Failures tolerated before the first lock.
-    pub threshold: i64,
-    /// Failures older than this (ms) are forgotten.
-    pub window_ms: i64,
-    /// The longest lock (ms).
-    pub max_lock_ms: i64,
-}
-
-/// The first lock, in ms.
-const FIRST_LOCK_MS: i64 = 2000;
-
-impl ThrottlePolicy {
-    /// The lock after `attempts` attempts: none below the threshold, then 2 s doubling.
-    pub fn lock_ms(&self, attempts: i64) -> i64 {
-        if attempts < self.threshold {
-            return 0;
-        }
-        let doublings = (attempts - self.threshold).min(30) as u32;
-        FIRST_LOCK_MS
-            .saturating_mul(1 << doublings)
-            .min(self.max_lock_ms)
-    }
-
-    /// How many doublings past the threshold reach the longest lock (the SQL caps there).
-    fn doublings_to_max(&self) -> i64 {
-        (0..31)
-            .find(|&d| FIRST_LOCK_MS.saturating_mul(1 << d) >= self.max_lock_ms)
-            .unwrap_or(31)
-    }
 }
 
 /// The outcome of [`Store::throttle_attempt`].
@@ -375,28 +339,22 @@ fn sqlite_file(url: &str) -> Result<Option<std::path::PathBuf>, String> {
     Ok(Some(options.get_filename().to_path_buf()))
 }
 
-/// Recognises a unique violation and which field it concerns.
+/// Recognises a unique violation of an account key and which field it concerns; a unique
+/// violation elsewhere (a session id, a token) is no user's conflict and stays `Other`.
 fn conflict_of(err: &sqlx::Error) -> Option<UniqueField> {
     let db = err.as_database_error()?;
     if !db.is_unique_violation() {
         return None;
     }
+    // SQLite names the column (`accounts.email_key`), PostgreSQL the constraint
+    // (`accounts_email_key_key`).
     let names = format!("{} {}", db.message(), db.constraint().unwrap_or_default());
-    if names.contains("email") {
+    if names.contains("email_key") {
         Some(UniqueField::Email)
-    } else {
+    } else if names.contains("username_key") {
         Some(UniqueField::Username)
-    }
-}
-
-impl StoreError {
-    /// Maps a sqlx error, recognising unique violations.
-    fn from_sqlx(err: sqlx::Error) -> StoreError {
-        match conflict_of(&err) {
-            Some(field) => StoreError::Conflict(field),
-            None if matches!(err, sqlx::Error::RowNotFound) => StoreError::NotFound,
-            None => StoreError::from(err),
-        }
+    } else {
+        None
     }
 }
 

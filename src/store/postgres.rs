@@ -4,16 +4,25 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Database, PgPool, Postgres, QueryBuilder, TransactionManager};
+use sqlx::{Database, PgPool, Postgres, TransactionManager};
 use tokio_rustls::rustls;
 
-use super::cache::AccountCache;
-use super::rows::{record, update_record, AccountRow, AuditRow, SessionRow, ACCOUNT_COLUMNS};
-use super::sql::sql_store;
-use super::{Attempt, PasswordChange, Store, StoreError, StoreResult, ThrottlePolicy, Update};
-use crate::domain::{
-    Account, AccountPatch, Actor, AuditRecord, Change, NewAccount, Session, TextField,
-};
+use super::account_cache::AccountCache;
+use super::rows::{account_columns, update_record, AccountRow};
+use super::{StoreError, StoreResult, Update};
+use crate::domain::Account;
+
+// The same SQL is compiled once per backend on purpose: that is how it is written once.
+#[allow(clippy::duplicate_mod)]
+#[path = "sql/mod.rs"]
+mod sql;
+
+/// The database the shared SQL in `sql/` is compiled for here.
+type Db = Postgres;
+/// The store the shared SQL in `sql/` implements [`super::Store`] for here.
+type Backend = PostgresStore;
+/// The PostgreSQL schema's migrations.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Connections per instance: enough for the request concurrency of two cores, small
 /// enough that many instances fit in PostgreSQL's default `max_connections` (100).
@@ -31,19 +40,22 @@ impl PostgresStore {
     /// Connects to the database a `postgres://` URL names; while the server cannot be
     /// reached (refused, timed out, starting up) it tries again with back-off for up to
     /// `wait`, logging each failure, so that an orchestrated start may bring the database up
-    /// after Roster.
+    /// after Roster. `Err` says why for an operator.
     pub async fn open_waiting(url: &str, wait: Duration) -> Result<PostgresStore, String> {
         let start = std::time::Instant::now();
         let mut pause = Duration::from_millis(250);
         loop {
+            check_root_cert(url).map_err(|cause| {
+                format!(
+                    "TLS to the PostgreSQL server{} failed: {cause}",
+                    server(url)
+                )
+            })?;
             let err = match probe(url).await {
-                Ok(()) => match PostgresStore::open(url).await {
-                    Ok(store) => return Ok(store),
-                    Err(e) => e,
-                },
+                Ok(()) => return PostgresStore::open(url).await,
                 Err(e) => e,
             };
-            let message = PostgresStore::connect_error(url, &err);
+            let message = connect_error(url, &err);
             if !transient(&err) || start.elapsed() + pause > wait {
                 return Err(message);
             }
@@ -53,9 +65,14 @@ impl PostgresStore {
         }
     }
 
-    /// Connects to the database a `postgres://` URL names.
-    pub async fn open(url: &str) -> Result<PostgresStore, sqlx::Error> {
-        check_root_cert(url)?;
+    /// Connects to the database a `postgres://` URL names; `Err` says why for an operator.
+    pub async fn open(url: &str) -> Result<PostgresStore, String> {
+        check_root_cert(url).map_err(|cause| {
+            format!(
+                "TLS to the PostgreSQL server{} failed: {cause}",
+                server(url)
+            )
+        })?;
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
             // While the server is down a request waits at most this long for a connection,
@@ -68,7 +85,8 @@ impl PostgresStore {
                 Box::pin(async move { Ok(depth == 0) })
             })
             .connect(url)
-            .await?;
+            .await
+            .map_err(|e| connect_error(url, &e))?;
         Ok(PostgresStore {
             writer: pool.clone(),
             reader: pool,
@@ -77,33 +95,18 @@ impl PostgresStore {
     }
 
     /// The backend's own readiness: nothing beyond the probe write.
+    // The shared SQL calls each backend's `check_health`; SQLite's can fail and uses `self`.
+    #[allow(clippy::unused_self, clippy::unnecessary_wraps)]
     fn check_health(&self) -> StoreResult<()> {
         Ok(())
-    }
-
-    /// Why `open(url)` failed, for an operator: names the server (host:port) and says
-    /// when TLS was the cause. It never quotes the URL, which may hold a password.
-    pub fn connect_error(url: &str, err: &sqlx::Error) -> String {
-        let server = PgConnectOptions::from_str(url)
-            .map(|o| format!(" at {}:{}", o.get_host(), o.get_port()))
-            .unwrap_or_default();
-        match tls_failure(err) {
-            Some(TlsFailure::Verification(cause)) => format!(
-                "TLS verification of the PostgreSQL server{server} failed: {cause} \
-                 (check sslrootcert: the CA that signed the server's certificate; and sslmode)"
-            ),
-            Some(TlsFailure::Other(cause)) => {
-                format!("TLS to the PostgreSQL server{server} failed: {cause}")
-            }
-            None => format!("cannot connect to the PostgreSQL database{server}: {err}"),
-        }
     }
 
     /// One partial update inside `tx`, with its audit record. The update itself is a
     /// single statement: when it fails (a taken email) it has changed nothing, so the
     /// transaction can go on without it.
     async fn update_in(tx: &mut sqlx::Transaction<'_, Postgres>, u: &Update) -> StoreResult<()> {
-        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1 FOR UPDATE");
+        let columns = account_columns();
+        let sql = format!("SELECT {columns} FROM accounts WHERE id = $1 FOR UPDATE");
         let old: Option<AccountRow> = sqlx::query_as(&sql)
             .bind(u.id)
             .fetch_optional(&mut **tx)
@@ -112,13 +115,9 @@ impl PostgresStore {
         if u.expected_version.is_some_and(|v| v != old.version) {
             return Err(StoreError::Stale);
         }
-        Self::update_query(u)
-            .build()
-            .execute(&mut **tx)
-            .await
-            .map_err(StoreError::from_sqlx)?;
+        sql::update_query(u).build().execute(&mut **tx).await?;
         if let Some(audit) = update_record(u, &old) {
-            Self::insert_audit(tx, &audit).await?;
+            sql::insert_audit(tx, &audit).await?;
         }
         Ok(())
     }
@@ -132,9 +131,32 @@ impl PostgresStore {
     }
 }
 
+/// Why `open(url)` failed, for an operator: names the server (host:port) and says
+/// when TLS was the cause. It never quotes the URL, which may hold a password.
+fn connect_error(url: &str, err: &sqlx::Error) -> String {
+    let server = server(url);
+    match tls_failure(err) {
+        Some(TlsFailure::Verification(cause)) => format!(
+            "TLS verification of the PostgreSQL server{server} failed: {cause} \
+             (check sslrootcert: the CA that signed the server's certificate; and sslmode)"
+        ),
+        Some(TlsFailure::Other(cause)) => {
+            format!("TLS to the PostgreSQL server{server} failed: {cause}")
+        }
+        None => format!("cannot connect to the PostgreSQL database{server}: {err}"),
+    }
+}
+
+/// " at host:port" of the server a URL names, or nothing; never the password.
+fn server(url: &str) -> String {
+    PgConnectOptions::from_str(url)
+        .map(|o| format!(" at {}:{}", o.get_host(), o.get_port()))
+        .unwrap_or_default()
+}
+
 /// sqlx reads `sslrootcert` only in the `verify-*` modes, at the first connection, and
 /// reports a missing file as a bare "No such file or directory": say which file.
-fn check_root_cert(url: &str) -> Result<(), sqlx::Error> {
+fn check_root_cert(url: &str) -> Result<(), String> {
     use sqlx::postgres::PgSslMode;
     let verifies = PgConnectOptions::from_str(url).is_ok_and(|o| {
         matches!(
@@ -148,9 +170,7 @@ fn check_root_cert(url: &str) -> Result<(), sqlx::Error> {
     let names = ["sslrootcert", "ssl-root-cert", "ssl-ca"];
     for (_, path) in url.query_pairs().filter(|(k, _)| names.contains(&&**k)) {
         if let Err(e) = std::fs::File::open(&*path) {
-            return Err(sqlx::Error::Tls(
-                format!("cannot read sslrootcert {path}: {e}").into(),
-            ));
+            return Err(format!("cannot read sslrootcert {path}: {e}"));
         }
     }
     Ok(())
@@ -180,13 +200,10 @@ fn tls_failure(err: &sqlx::Error) -> Option<TlsFailure> {
     }
 }
 
-sql_store!(PostgresStore, Postgres, "./migrations/postgres");
-
 /// One connection, to learn why the server cannot be reached (the pool would only say it
 /// timed out), within a few seconds.
 async fn probe(url: &str) -> Result<(), sqlx::Error> {
     use sqlx::Connection;
-    check_root_cert(url)?;
     let connect = sqlx::PgConnection::connect(url);
     match tokio::time::timeout(Duration::from_secs(5), connect).await {
         Ok(connection) => connection?.close().await,

@@ -1,15 +1,31 @@
 //! Row types shared by both SQL backends, and their conversion to domain types.
 
+use sqlx::{ColumnIndex, Decode, FromRow, Row, Type};
+
 use crate::domain::profile::Profile;
-use crate::domain::{Account, AccountKind, Actor, AuditRecord, Change, Dialect, Role, Session};
+use crate::domain::{
+    Account, AccountKind, Actor, AuditAction, AuditRecord, Change, Dialect, Role, Session,
+    TextField,
+};
 
-/// The columns every account query selects, in [`AccountRow`] order.
-pub(super) const ACCOUNT_COLUMNS: &str = "id, username, email, password_hash, kind, role, locale, \
-    title, firstname, middlename, surname, nickname, position, company, tel, address, \
-    postcode, country, website, twitter, linkedin, use_jess, jess_user, \
-    jess_secret IS NOT NULL AS has_jess_secret, version, created_at, updated_at";
+/// The columns every account query selects: the fixed ones, then every
+/// [`TextField`] by name.
+pub(super) fn account_columns() -> &'static str {
+    static COLUMNS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    COLUMNS.get_or_init(|| {
+        let mut columns = String::from(
+            "id, username, email, password_hash, kind, role, locale, use_jess, jess_user, \
+             jess_secret IS NOT NULL AS has_jess_secret, version, created_at, updated_at",
+        );
+        for field in TextField::ALL {
+            columns.push_str(", ");
+            columns.push_str(field.name());
+        }
+        columns
+    })
+}
 
-#[derive(sqlx::FromRow)]
+/// An account as [`account_columns`] selects it.
 pub(super) struct AccountRow {
     id: i64,
     username: String,
@@ -18,20 +34,7 @@ pub(super) struct AccountRow {
     kind: String,
     role: String,
     locale: String,
-    title: Option<String>,
-    firstname: Option<String>,
-    middlename: Option<String>,
-    surname: Option<String>,
-    nickname: Option<String>,
-    position: Option<String>,
-    company: Option<String>,
-    tel: Option<String>,
-    address: Option<String>,
-    postcode: Option<String>,
-    country: Option<String>,
-    website: Option<String>,
-    twitter: Option<String>,
-    linkedin: Option<String>,
+    texts: [Option<String>; TextField::COUNT],
     use_jess: bool,
     jess_user: Option<String>,
     has_jess_secret: bool,
@@ -40,24 +43,41 @@ pub(super) struct AccountRow {
     updated_at: i64,
 }
 
+// Written out rather than derived: the text columns are read by name from `TextField::ALL`.
+impl<'r, R> FromRow<'r, R> for AccountRow
+where
+    R: Row,
+    &'r str: ColumnIndex<R>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    bool: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<AccountRow, sqlx::Error> {
+        let mut texts: [Option<String>; TextField::COUNT] = Default::default();
+        for (text, field) in texts.iter_mut().zip(TextField::ALL) {
+            *text = row.try_get(field.name())?;
+        }
+        Ok(AccountRow {
+            id: row.try_get("id")?,
+            username: row.try_get("username")?,
+            email: row.try_get("email")?,
+            password_hash: row.try_get("password_hash")?,
+            kind: row.try_get("kind")?,
+            role: row.try_get("role")?,
+            locale: row.try_get("locale")?,
+            texts,
+            use_jess: row.try_get("use_jess")?,
+            jess_user: row.try_get("jess_user")?,
+            has_jess_secret: row.try_get("has_jess_secret")?,
+            version: row.try_get("version")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+}
+
 impl From<AccountRow> for Account {
     fn from(r: AccountRow) -> Account {
-        let texts = [
-            r.title,
-            r.firstname,
-            r.middlename,
-            r.surname,
-            r.nickname,
-            r.position,
-            r.company,
-            r.tel,
-            r.address,
-            r.postcode,
-            r.country,
-            r.website,
-            r.twitter,
-            r.linkedin,
-        ];
         Account {
             id: r.id,
             username: r.username,
@@ -67,7 +87,7 @@ impl From<AccountRow> for Account {
             role: Role::parse(&r.role).unwrap_or(Role::Normal),
             locale: r.locale,
             profile: Profile {
-                texts,
+                texts: r.texts,
                 use_jess: r.use_jess,
                 jess_user: r.jess_user,
             },
@@ -98,6 +118,69 @@ impl From<SessionRow> for Session {
     }
 }
 
+/// One change as the audit's `changes` column holds it (a JSON array of these).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ChangeColumn {
+    field: String,
+    old: Option<String>,
+    new: Option<String>,
+}
+
+/// The `changes` column of `changes`.
+pub(crate) fn changes_column(changes: &[Change]) -> String {
+    let column: Vec<ChangeColumn> = changes
+        .iter()
+        .map(|c| ChangeColumn {
+            field: c.field.clone(),
+            old: c.old.clone(),
+            new: c.new.clone(),
+        })
+        .collect();
+    serde_json::to_string(&column).unwrap_or_else(|_| "[]".into())
+}
+
+fn changes_of(column: &str) -> Vec<Change> {
+    let column: Vec<ChangeColumn> = serde_json::from_str(column).unwrap_or_default();
+    column
+        .into_iter()
+        .map(|c| Change {
+            field: c.field,
+            old: c.old,
+            new: c.new,
+        })
+        .collect()
+}
+
+/// The audit's `action` column: an [`AuditAction`] by name; another name (written by a
+/// newer version) fails the read rather than being shown as something it is not.
+struct ActionColumn(AuditAction);
+
+impl<DB: sqlx::Database> Type<DB> for ActionColumn
+where
+    str: Type<DB>,
+{
+    fn type_info() -> DB::TypeInfo {
+        <str as Type<DB>>::type_info()
+    }
+
+    fn compatible(ty: &DB::TypeInfo) -> bool {
+        <str as Type<DB>>::compatible(ty)
+    }
+}
+
+impl<'r, DB: sqlx::Database> Decode<'r, DB> for ActionColumn
+where
+    &'r str: Decode<'r, DB>,
+{
+    fn decode(value: DB::ValueRef<'r>) -> Result<ActionColumn, sqlx::error::BoxDynError> {
+        let name = <&str as Decode<DB>>::decode(value)?;
+        match AuditAction::parse(name) {
+            Some(action) => Ok(ActionColumn(action)),
+            None => Err(format!("unknown audit action {name:?}").into()),
+        }
+    }
+}
+
 #[derive(sqlx::FromRow)]
 pub(super) struct AuditRow {
     at: i64,
@@ -105,7 +188,7 @@ pub(super) struct AuditRow {
     actor: Option<String>,
     dialect: String,
     address: Option<String>,
-    action: String,
+    action: ActionColumn,
     account_id: Option<i64>,
     username: Option<String>,
     changes: String,
@@ -121,10 +204,10 @@ impl From<AuditRow> for AuditRecord {
                 dialect: Dialect::parse(&r.dialect).unwrap_or(Dialect::System),
                 address: r.address,
             },
-            action: r.action,
+            action: r.action.0,
             account_id: r.account_id,
             username: r.username,
-            changes: serde_json::from_str::<Vec<Change>>(&r.changes).unwrap_or_default(),
+            changes: changes_of(&r.changes),
         }
     }
 }
@@ -133,14 +216,14 @@ impl From<AuditRow> for AuditRecord {
 pub(super) fn record(
     now: i64,
     actor: &Actor,
-    action: &str,
+    action: AuditAction,
     account: &Account,
     changes: Vec<Change>,
 ) -> AuditRecord {
     AuditRecord {
         at: now,
         actor: actor.clone(),
-        action: action.to_owned(),
+        action,
         account_id: Some(account.id),
         username: Some(account.username.clone()),
         changes,
@@ -158,5 +241,5 @@ pub(super) fn update_record(u: &super::Update, old: &Account) -> Option<AuditRec
     if actor.id == Some(old.id) && actor.name.is_none() {
         actor.name = Some(old.username.clone());
     }
-    Some(record(u.now, &actor, "update", old, changes))
+    Some(record(u.now, &actor, AuditAction::Update, old, changes))
 }

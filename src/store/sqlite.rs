@@ -12,13 +12,22 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Database, QueryBuilder, Sqlite, SqlitePool, TransactionManager};
 use tokio::sync::{mpsc, oneshot};
 
-use super::cache::AccountCache;
-use super::rows::{record, update_record, AccountRow, AuditRow, SessionRow, ACCOUNT_COLUMNS};
-use super::sql::sql_store;
-use super::{Attempt, PasswordChange, Store, StoreError, StoreResult, ThrottlePolicy, Update};
-use crate::domain::{
-    Account, AccountPatch, Actor, AuditRecord, Change, NewAccount, Session, TextField,
-};
+use super::account_cache::AccountCache;
+use super::rows::{account_columns, changes_column, update_record, AccountRow};
+use super::{StoreError, StoreResult, Update};
+use crate::domain::{Account, AuditRecord};
+
+// The same SQL is compiled once per backend on purpose: that is how it is written once.
+#[allow(clippy::duplicate_mod)]
+#[path = "sql/mod.rs"]
+mod sql;
+
+/// The database the shared SQL in `sql/` is compiled for here.
+type Db = Sqlite;
+/// The store the shared SQL in `sql/` implements [`super::Store`] for here.
+type Backend = SqliteStore;
+/// The SQLite schema's migrations.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// The most updates one commit carries.
 const GROUP_MAX: usize = 128;
@@ -65,7 +74,10 @@ impl FileGuard {
         let Some(expected) = self.identity else {
             return Ok(()); // in memory
         };
-        let mut lost = self.lost.lock().unwrap_or_else(|e| e.into_inner());
+        let mut lost = self
+            .lost
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(reason) = &*lost {
             return Err(reason.clone());
         }
@@ -167,7 +179,7 @@ impl SqliteStore {
     /// Queues the update for the next group commit and waits until that commit is on disk.
     async fn apply_update(&self, update: Update) -> StoreResult<()> {
         let (done, result) = oneshot::channel();
-        let closed = || StoreError::from(sqlx::Error::PoolClosed);
+        let closed = || StoreError::Unavailable("the commit queue has stopped".into());
         self.updates
             .send((update, done))
             .await
@@ -256,9 +268,9 @@ async fn commit_batch(writer: &SqlitePool, batch: &[Job]) -> Vec<StoreResult<()>
 /// records in one `INSERT`, one `COMMIT`.
 async fn apply_batch(writer: &SqlitePool, batch: &[Job]) -> StoreResult<Vec<StoreResult<()>>> {
     let mut tx = writer.begin().await?;
-    let mut q = QueryBuilder::<Sqlite>::new(format!(
-        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id IN ("
-    ));
+    let columns = account_columns();
+    let mut q =
+        QueryBuilder::<Sqlite>::new(format!("SELECT {columns} FROM accounts WHERE id IN ("));
     let mut ids = q.separated(", ");
     for (update, _) in batch {
         ids.push_bind(update.id);
@@ -282,11 +294,11 @@ async fn apply_batch(writer: &SqlitePool, batch: &[Job]) -> StoreResult<Vec<Stor
             continue;
         }
         // One statement: when it fails (a taken email) it changed nothing.
-        match SqliteStore::update_query(update)
+        match sql::update_query(update)
             .build()
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::from_sqlx)
+            .map_err(StoreError::from)
         {
             Err(refused @ StoreError::Conflict(_)) => results.push(Err(refused)),
             Err(e) => return Err(e),
@@ -322,10 +334,8 @@ async fn insert_audits(
             .push_bind(r.action.as_str())
             .push_bind(r.account_id)
             .push_bind(r.username.as_deref())
-            .push_bind(serde_json::to_string(&r.changes).unwrap_or_else(|_| "[]".into()));
+            .push_bind(changes_column(&r.changes));
     });
     q.build().execute(&mut **tx).await?;
     Ok(())
 }
-
-sql_store!(SqliteStore, Sqlite, "./migrations/sqlite");

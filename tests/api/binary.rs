@@ -89,16 +89,13 @@ pub fn serve(dir: &Path, envs: &[(&str, &str)], args: &[&str]) -> Result<Server,
         addr: "0.0.0.0:0".parse().unwrap(),
         log: String::new(),
     };
-    match server.wait_for("Roster listening on http://", START) {
-        Some(line) => {
-            let addr = line.rsplit("http://").next().unwrap().trim();
-            server.addr = addr.parse().expect("an address");
-            Ok(server)
-        }
-        None => {
-            let status = server.child.wait().unwrap();
-            Err(format!("{status}: {}", server.log))
-        }
+    if let Some(line) = server.wait_for("Roster listening on http://", START) {
+        let addr = line.rsplit("http://").next().unwrap().trim();
+        server.addr = addr.parse().expect("an address");
+        Ok(server)
+    } else {
+        let status = server.child.wait().unwrap();
+        Err(format!("{status}: {}", server.log))
     }
 }
 

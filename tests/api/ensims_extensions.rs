@@ -63,7 +63,7 @@ async fn an_empty_jess_credential_is_refused() {
     for body in [
         r#"{"jessUser":"","jessPwd":"x"}"#,
         r#"{"jessUser":"u","jessPwd":""}"#,
-        r#"{}"#,
+        r"{}",
         r#"{"jessUser":5,"jessPwd":"x"}"#,
     ] {
         let reply = app.post("/jess_web/api/session", body, Some(&token)).await;
@@ -123,7 +123,7 @@ async fn registration_creates_a_normal_account_that_can_log_on() {
     assert_eq!(again.json()["ok"], true);
     let names: Vec<String> = app
         .accounts
-        .list_users(0, 10)
+        .list_users(&app.accounts.operator(), 0, 10)
         .await
         .unwrap()
         .0
@@ -156,7 +156,7 @@ async fn registration_refuses_a_weak_password_and_a_taken_email() {
         )
         .await;
     assert_eq!(taken.status, StatusCode::CONFLICT);
-    assert_eq!(app.accounts.list_users(0, 10).await.unwrap().1, 1);
+    assert_eq!(app.accounts.list_users(&app.accounts.operator(), 0, 10).await.unwrap().1, 1);
 }
 
 #[tokio::test]

@@ -346,7 +346,7 @@ async fn info_describes_the_api() {
         "Update",
         "Notice",
     ];
-    expected.sort();
+    expected.sort_unstable();
     assert_eq!(keys, expected);
     assert_eq!(
         (
@@ -382,7 +382,7 @@ async fn jess_info_answers_without_a_session_in_the_published_shape() {
         "Update",
         "Notice",
     ];
-    expected.sort();
+    expected.sort_unstable();
     assert_eq!(keys, expected);
     assert_eq!((v["Major"].as_u64(), v["Minor"].as_u64()), (Some(1), Some(0)));
     assert!(v["Release"].is_string() && v["Update"].is_u64(), "{v}");

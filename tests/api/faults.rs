@@ -138,24 +138,21 @@ fn write_load(
             let reply = app
                 .admin("createUser", &Value::Array(batch).to_string())
                 .await;
-            match reply.status {
-                StatusCode::OK => {
-                    let body = reply.json();
-                    let created = body["created"].as_object().cloned().unwrap_or_default();
-                    acked.users.extend(created.keys().cloned());
-                    for item in body["failed"].as_array().cloned().unwrap_or_default() {
-                        assert!(item["code"].as_str().unwrap().ends_with("050003"), "{item}");
-                        acked
-                            .refused
-                            .push(item["username"].as_str().unwrap().to_owned());
-                    }
+            if reply.status == StatusCode::OK {
+                let body = reply.json();
+                let created = body["created"].as_object().cloned().unwrap_or_default();
+                acked.users.extend(created.keys().cloned());
+                for item in body["failed"].as_array().cloned().unwrap_or_default() {
+                    assert!(item["code"].as_str().unwrap().ends_with("050003"), "{item}");
+                    acked
+                        .refused
+                        .push(item["username"].as_str().unwrap().to_owned());
                 }
-                _ => {
-                    assert_unavailable(&reply, true);
-                    acked.refused.extend(names.iter().cloned());
-                    acked.unavailable += 1;
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
+            } else {
+                assert_unavailable(&reply, true);
+                acked.refused.extend(names.iter().cloned());
+                acked.unavailable += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
         acked

@@ -266,7 +266,7 @@ async fn another_users_files_are_unreachable() {
 async fn deleting_the_account_deletes_its_files() {
     let (app, token) = john().await;
     app.upload("/users/api/files/keep", &token, &[("file", "a.txt", &[7; 3000])]).await;
-    let id = app.accounts.store().account_by_email("john@example.com").await.unwrap().id;
+    let id = app.store().await.account_by_email("john@example.com").await.unwrap().id;
     let store = roster::store::files::open(&app.db_url).await.unwrap();
     assert_eq!(store.used(id).await.unwrap(), 3000);
     let reply = app.admin("deleteUser", r#"{"username":"john.s"}"#).await;
@@ -292,11 +292,11 @@ async fn uploads_and_deletions_are_audited_with_path_and_size_never_content() {
     let (app, token) = john().await;
     app.upload("/users/api/files/d", &token, &[("file", "note.txt", b"TOP-SECRET-CONTENT")]).await;
     app.delete("/users/api/files/d", &token).await;
-    let records = app.accounts.audit(Some("john.s"), None, 50).await.unwrap();
+    let records = app.accounts.audit(&app.accounts.operator(), Some("john.s"), None, 50).await.unwrap();
     let find = |action: &str| {
         records
             .iter()
-            .find(|r| r.action == action)
+            .find(|r| r.action.as_str() == action)
             .unwrap_or_else(|| panic!("no {action} record"))
             .clone()
     };

@@ -32,7 +32,7 @@ async fn the_sixth_log_on_after_five_failures_is_refused_even_with_the_right_pas
     assert_eq!(ghost.status, StatusCode::TOO_MANY_REQUESTS);
     // An admin's unlock ends the back-off.
     let actor = roster::domain::Actor::anonymous(roster::domain::Dialect::Cli, None);
-    app.accounts.unlock("john.s", &actor).await.unwrap();
+    app.accounts.unlock(&app.accounts.operator(), "john.s", &actor).await.unwrap();
     app.log_on("john@example.com", PASSWORD).await;
 }
 

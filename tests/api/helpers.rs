@@ -42,7 +42,7 @@ pub struct TestApp {
     pub accounts: Accounts,
     pub client: reqwest::Client,
     pub db_url: String,
-    _dir: Option<TempDir>,
+    temp_dir: Option<TempDir>,
     _stop: oneshot::Sender<()>,
 }
 
@@ -94,7 +94,7 @@ impl TestApp {
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let (db_url, dir) = fresh_store(backend).await;
         let mut app = TestApp::spawn_on(&db_url, tweak).await;
-        app._dir = Some(dir);
+        app.temp_dir = Some(dir);
         app
     }
 
@@ -116,7 +116,7 @@ impl TestApp {
             accounts,
             client: reqwest::Client::new(),
             db_url,
-            _dir: None,
+            temp_dir: None,
             _stop: stop,
         }
     }
@@ -190,10 +190,16 @@ impl TestApp {
         reply.json()["data"].clone()
     }
 
+    /// The server's store, opened afresh (tests look behind the API).
+    pub async fn store(&self) -> std::sync::Arc<dyn roster::store::Store> {
+        roster::store::open(&self.db_url).await.unwrap()
+    }
+
     /// The shared signing key, to forge tokens in tests.
     pub async fn signing_key(&self) -> Vec<u8> {
-        self.accounts
-            .store()
+        roster::store::open(&self.db_url)
+            .await
+            .unwrap()
             .secret("jwt-hs256", b"unused")
             .await
             .unwrap()

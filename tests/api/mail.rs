@@ -289,7 +289,7 @@ async fn confirm_with_the_mailed_token_ends_every_session_and_api_token_once() {
 
     let again = confirm_reset(&app, &token, "An0ther!password").await;
     assert_eq!((again.status, again.text.as_str()), (StatusCode::BAD_REQUEST, INVALID_TOKEN));
-    let audit = app.accounts.audit(Some("john.s"), None, 10).await.unwrap();
+    let audit = app.accounts.audit(&app.accounts.operator(), Some("john.s"), None, 10).await.unwrap();
     let actions: Vec<&str> = audit.iter().map(|r| r.action.as_str()).collect();
     assert!(
         actions.windows(2).any(|w| w == ["password", "reset_requested"]),
@@ -449,7 +449,7 @@ impl Binary {
         Binary { child, log }
     }
 
-    /// The address it serves, from its "Roster listening on http://ADDR" line.
+    /// The address it serves, from its "Roster listening on <http://ADDR>" line.
     fn url(&self, path: &str) -> String {
         let log = self.log.lock().unwrap();
         let addr = log

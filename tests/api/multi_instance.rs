@@ -125,7 +125,14 @@ async fn forty_concurrent_creates_of_one_username_over_two_instances_create_one(
         }
     }
     assert_eq!(created, 1);
-    assert_eq!(b.accounts.list_users(0, 100).await.unwrap().1, 2);
+    assert_eq!(
+        b.accounts
+            .list_users(&b.accounts.operator(), 0, 100)
+            .await
+            .unwrap()
+            .1,
+        2
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

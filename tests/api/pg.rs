@@ -1,7 +1,7 @@
 //! A throwaway PostgreSQL cluster for the test process: `initdb` and the server binaries
 //! from `/usr/lib/postgresql/*/bin`, socket and data in a temp dir, a random port, and a
 //! fresh database per test. The server gets SIGTERM when this process exits (pdeathsig).
-//! `start` also makes clusters with TLS on (tests/api/pg_tls.rs).
+//! `start` also makes clusters with TLS on (`tests/api/pg_tls.rs`).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -158,8 +158,7 @@ fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
-        .map(|o| o.stdout.starts_with(b"0\n"))
-        .unwrap_or(false)
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
 }
 
 /// `setpriv` as the `postgres` user when we are root (initdb refuses to run as root).

@@ -1,4 +1,4 @@
-//! A throwaway OpenLDAP `slapd` per test: its own `slapd.conf` and mdb database in a temp
+//! A throwaway `OpenLDAP` `slapd` per test: its own `slapd.conf` and mdb database in a temp
 //! dir, people loaded with `slapadd`, a random port on 127.0.0.1, running in the foreground
 //! (`-d stats`, its log in the temp dir) and killed when the `Slapd` is dropped or the test
 //! process ends (pdeathsig). Debian's system `slapd` (port 389) is neither used nor needed.

@@ -120,12 +120,11 @@ impl SmtpServer {
     pub async fn start_with(mode: Mode, tls: bool) -> SmtpServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let (acceptor, ca) = match tls {
-            true => {
-                let (acceptor, ca) = self_signed();
-                (Some(acceptor), Some(ca))
-            }
-            false => (None, None),
+        let (acceptor, ca) = if tls {
+            let (acceptor, ca) = self_signed();
+            (Some(acceptor), Some(ca))
+        } else {
+            (None, None)
         };
         let inbox = Arc::new(Inbox::default());
         let task = tokio::spawn(serve(listener, mode, acceptor, inbox.clone()));

@@ -167,7 +167,7 @@ async fn a_purge_that_removes_more_than_usual_is_logged_with_count_and_cutoff() 
         let record = AuditRecord {
             at: old + n,
             actor: Actor::anonymous(Dialect::System, None),
-            action: "logon_failed".into(),
+            action: roster::domain::AuditAction::LogonFailed,
             account_id: None,
             username: Some(format!("u{n}")),
             changes: vec![],

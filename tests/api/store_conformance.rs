@@ -274,7 +274,7 @@ async fn audit_and_throttle(backend: Backend) {
     let record = |at: i64, username: &str| roster::domain::AuditRecord {
         at,
         actor: actor(),
-        action: "logon_failed".into(),
+        action: roster::domain::AuditAction::LogonFailed,
         account_id: None,
         username: Some(username.into()),
         changes: Vec::new(),
@@ -397,7 +397,7 @@ async fn throttle_under_concurrency(backend: Backend) {
             counted.push(n);
         }
     }
-    counted.sort();
+    counted.sort_unstable();
     assert_eq!(counted, [1, 2, 3, 4, 5]);
 }
 

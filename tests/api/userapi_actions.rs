@@ -197,13 +197,13 @@ async fn a_batch_creates_the_valid_users_and_reports_the_others() {
     ];
     let expected: Vec<(String, String, String)> = expected
         .iter()
-        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .map(|(a, b, c)| ((*a).to_string(), (*b).to_string(), (*c).to_string()))
         .collect();
     assert_eq!(failed, expected);
     // Nothing half-created: exactly admin, taken, good1 and dir exist.
     let names: Vec<String> = app
         .accounts
-        .list_users(0, 100)
+        .list_users(&app.accounts.operator(), 0, 100)
         .await
         .unwrap()
         .0
@@ -603,7 +603,7 @@ async fn twenty_concurrent_creates_of_one_username_create_exactly_one() {
         }
     }
     assert_eq!(created, 1);
-    assert_eq!(app.accounts.list_users(0, 100).await.unwrap().1, 2);
+    assert_eq!(app.accounts.list_users(&app.accounts.operator(), 0, 100).await.unwrap().1, 2);
 }
 
 #[tokio::test]

@@ -148,7 +148,7 @@ async fn a_non_admin_credential_is_401_with_the_actions_040001_code() {
         "Invalid Authentication.",
     );
     // Nothing changed.
-    assert_eq!(app.accounts.list_users(0, 10).await.unwrap().1, 3);
+    assert_eq!(app.accounts.list_users(&app.accounts.operator(), 0, 10).await.unwrap().1, 3);
 }
 
 #[tokio::test]

@@ -24,7 +24,7 @@ pub fn normalise(raw: &str) -> Result<String, FileError> {
     let mut segments = Vec::new();
     for segment in unified.split('/') {
         match segment {
-            "" | "." => continue,
+            "" | "." => {}
             ".." => return refuse(),
             _ => segments.push(segment),
         }
@@ -48,9 +48,10 @@ pub fn join(folder: &str, name: &str) -> Result<String, FileError> {
         "" => name.to_owned(),
         _ => format!("{folder}/{name}"),
     };
-    match path.len() > MAX_PATH {
-        true => Err(FileError::BadPath(shown(&path))),
-        false => Ok(path),
+    if path.len() > MAX_PATH {
+        Err(FileError::BadPath(shown(&path)))
+    } else {
+        Ok(path)
     }
 }
 

@@ -47,7 +47,7 @@ pub(super) async fn extract(job: Job) -> (Vec<i64>, Result<Extracted, FileError>
     });
     match run.await {
         Ok(done) => done,
-        Err(e) => (Vec::new(), Err(FileError::internal(e.to_string()))),
+        Err(e) => (Vec::new(), Err(FileError::task(e))),
     }
 }
 
@@ -150,6 +150,7 @@ fn top_folder(names: &[Entry]) -> Option<String> {
     names.iter().all(inside).then(|| top.to_owned())
 }
 
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(bad_zip)`
 fn bad_zip(e: zip::result::ZipError) -> FileError {
     FileError::BadZip(format!("The zip cannot be read: {e}"))
 }

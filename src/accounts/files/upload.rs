@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use super::unzip::{self, Job};
 use super::{audit, now, path, ChunkWriter, FileError, FileResult, Files};
-use crate::domain::{Actor, AuditRecord, Change};
+use crate::domain::{Actor, AuditAction, AuditRecord, Change};
 use crate::store::{NewFile, Published};
 
 /// An upload in progress. Dropped before [`Upload::commit`] (a refusal, a lost connection),
@@ -119,7 +119,8 @@ impl Upload {
             Change::new("size", None, Some(&size.to_string())),
         ];
         changes.append(&mut extra);
-        self.audit.push(audit(&self.actor, "file_upload", changes));
+        self.audit
+            .push(audit(&self.actor, AuditAction::FileUpload, changes));
     }
 
     /// Publishes everything staged at once; the `fileHandle`: the target folder, or the one

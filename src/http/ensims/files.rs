@@ -13,10 +13,11 @@ use futures_util::StreamExt;
 use serde::Serialize;
 
 use super::wire::{fail, EnsimsError};
+use super::Session;
 use crate::accounts::files::{Download, Found, Node, Upload};
 use crate::accounts::{FileError, SessionCtx};
 use crate::domain::Dialect;
-use crate::http::extract::{ClientAddr, Session};
+use crate::http::extract::ClientAddr;
 use crate::http::AppState;
 
 type Reply = Result<Response, EnsimsError>;
@@ -105,9 +106,10 @@ struct TreeNode {
 
 impl TreeNode {
     fn of(node: Node, root: bool) -> TreeNode {
-        let name = match node.folder {
-            true => node.name.clone(),
-            false => format!("{} ({})", node.name, size_text(node.size)),
+        let name = if node.folder {
+            node.name.clone()
+        } else {
+            format!("{} ({})", node.name, size_text(node.size))
         };
         TreeNode {
             file_name: node.name,
@@ -134,9 +136,10 @@ pub fn size_text(bytes: i64) -> String {
     } else {
         (bytes / 1e9, "GB")
     };
-    match value < 100.0 {
-        true => format!("{value:.2} {unit}"),
-        false => format!("{value:.1} {unit}"),
+    if value < 100.0 {
+        format!("{value:.2} {unit}")
+    } else {
+        format!("{value:.1} {unit}")
     }
 }
 
@@ -254,6 +257,7 @@ async fn receive(upload: &mut Upload, form: &mut Multipart) -> Result<(), Ensims
 }
 
 /// A body that stopped making sense, or passed the upload limit.
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(broken)`
 fn broken(e: MultipartError) -> EnsimsError {
     match e.status() {
         StatusCode::PAYLOAD_TOO_LARGE => refusal(FileError::TooLarge),

@@ -10,9 +10,10 @@ use serde_json::Value;
 use super::input::{object, required_str};
 use super::wire::{fail, Reply, Status};
 use super::EnsimsError;
+use super::{EnsimsJson, Session};
 use crate::accounts;
 use crate::domain::Dialect;
-use crate::http::extract::{ClientAddr, EnsimsJson, Session};
+use crate::http::extract::ClientAddr;
 use crate::http::AppState;
 
 /// `POST /users/api/send` `{"email","title","message"}`: `email` counts for administrators

@@ -1,8 +1,10 @@
 //! The ENSIMS Users API (`/users/api/*`): the handlers. Wire structs and error mapping are
 //! in `wire`, input parsing in `input`.
 
+mod extractors;
 pub mod files;
 mod input;
+pub(super) mod jess;
 pub mod mail;
 mod wire;
 
@@ -12,10 +14,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::extract::{ClientAddr, EnsimsJson, Session, SESSION_COOKIE};
+use super::extract::ClientAddr;
 use super::AppState;
 use crate::accounts::{self, IssuedSession, NewUser};
 use crate::domain::{AccountKind, Dialect, Role};
+use extractors::{EnsimsJson, Session, SESSION_COOKIE};
 use input::{credential, if_match, object, profile_input, required_str, unwrap_data};
 pub use wire::{fail, AccountView, EnsimsError, UNAVAILABLE, UNAVAILABLE_RETRY};
 use wire::{AuthReply, Info, Reply, Status, UpdateReply, WithData};
@@ -46,7 +49,8 @@ pub async fn log_on(
         .accounts
         .log_on(email, password, &addr.actor(Dialect::Ensims))
         .await?;
-    Ok(state.with_session(
+    Ok(with_session(
+        &state,
         "Logged in successfully!",
         "Session token in cookie",
         &issued,
@@ -56,7 +60,8 @@ pub async fn log_on(
 /// `POST /users/api/checkin`: any body is ignored.
 pub async fn check_in(State(state): State<AppState>, Session(ctx): Session) -> Reply {
     let issued = state.accounts.check_in(&ctx).await?;
-    Ok(state.with_session(
+    Ok(with_session(
+        &state,
         "Session renewed successfully!",
         "Session key cookie",
         &issued,
@@ -75,7 +80,12 @@ pub async fn confirm(
         .accounts
         .confirm(&ctx, email, password, &addr.actor(Dialect::Ensims))
         .await?;
-    Ok(state.with_session("User credential confirmed!", "Session key cookie", &issued))
+    Ok(with_session(
+        &state,
+        "User credential confirmed!",
+        "Session key cookie",
+        &issued,
+    ))
 }
 
 /// `POST /users/api/logout`: any body is ignored.
@@ -98,7 +108,7 @@ pub async fn log_out(
     };
     let cookie = format!(
         "{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{}",
-        state.secure_attr()
+        secure_attr(&state)
     );
     Ok(([(SET_COOKIE, cookie)], Json(body)).into_response())
 }
@@ -209,36 +219,35 @@ pub async fn method_not_allowed() -> Response {
     fail(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.")
 }
 
-impl AppState {
-    fn secure_attr(&self) -> &'static str {
-        if self.secure_cookie {
-            "; Secure"
-        } else {
-            ""
-        }
+/// The cookie attribute `Secure` when cookies must carry it.
+fn secure_attr(state: &AppState) -> &'static str {
+    if state.secure_cookie {
+        "; Secure"
+    } else {
+        ""
     }
+}
 
-    /// An auth reply carrying the token cookie as the first (and only) `Set-Cookie`.
-    fn with_session(&self, status: &str, jwt: &str, issued: &IssuedSession) -> Response {
-        let a = &issued.account;
-        let body = AuthReply {
-            ok: true,
-            status,
-            jwt,
-            user: Some(a.display_name()),
-            role: Some(a.role.ensims_name()),
-            email: Some(&a.email),
-        };
-        let cookie = format!(
-            "{SESSION_COOKIE}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}",
-            issued.token,
-            issued.max_age,
-            self.secure_attr()
-        );
-        let mut response = Json(body).into_response();
-        if let Ok(value) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().insert(SET_COOKIE, value);
-        }
-        response
+/// An auth reply carrying the token cookie as the first (and only) `Set-Cookie`.
+fn with_session(state: &AppState, status: &str, jwt: &str, issued: &IssuedSession) -> Response {
+    let a = &issued.account;
+    let body = AuthReply {
+        ok: true,
+        status,
+        jwt,
+        user: Some(a.display_name()),
+        role: Some(a.role.ensims_name()),
+        email: Some(&a.email),
+    };
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}",
+        issued.token,
+        issued.max_age,
+        secure_attr(state)
+    );
+    let mut response = Json(body).into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(SET_COOKIE, value);
     }
+    response
 }

@@ -10,8 +10,8 @@ use axum::Json;
 use serde::Serialize;
 
 use crate::accounts;
+use crate::domain::UniqueField;
 use crate::domain::{Account, TextField};
-use crate::store::UniqueField;
 
 /// A failure reply in the ENSIMS format.
 #[derive(Debug)]
@@ -104,8 +104,7 @@ impl From<accounts::Error> for EnsimsError {
                 EnsimsError::new(StatusCode::OK, "User does not match the existing session")
             }
             E::Invalid(field) => EnsimsError::bad_request(field.to_string()),
-            E::Missing(_) => EnsimsError::bad_request(e.to_string()),
-            E::Policy(_) => EnsimsError::bad_request(e.to_string()),
+            E::Missing(_) | E::Policy(_) => EnsimsError::bad_request(e.to_string()),
             E::Taken(UniqueField::Email) => EnsimsError::new(
                 StatusCode::CONFLICT,
                 "Email address is already in use by another account.",
@@ -116,6 +115,7 @@ impl From<accounts::Error> for EnsimsError {
             E::NotFound | E::DefaultAdmin | E::NotLocal => {
                 EnsimsError::bad_request("The account cannot be changed this way.")
             }
+            E::Forbidden => EnsimsError::new(StatusCode::FORBIDDEN, "Forbidden."),
             E::JessRejected => EnsimsError::JessRejected,
             E::Throttled(seconds) => EnsimsError::Throttled(seconds),
             E::Stale => EnsimsError::new(
@@ -184,52 +184,31 @@ pub(super) struct Info {
     pub(super) notice: &'static str,
 }
 
-/// The 18-field account object, in the published order.
-#[derive(Serialize)]
-pub struct AccountView<'a> {
-    title: Option<&'a str>,
-    firstname: Option<&'a str>,
-    middlename: Option<&'a str>,
-    surname: Option<&'a str>,
-    nickname: Option<&'a str>,
-    position: Option<&'a str>,
-    company: Option<&'a str>,
-    email: &'a str,
-    tel: Option<&'a str>,
-    address: Option<&'a str>,
-    postcode: Option<&'a str>,
-    country: Option<&'a str>,
-    website: Option<&'a str>,
-    twitter: Option<&'a str>,
-    linkedin: Option<&'a str>,
-    use_jess: bool,
-    jess_user: Option<&'a str>,
-    jess_pwd: Option<&'a str>,
-}
+/// The account object: every [`TextField`] in its order with `email` after `company` (the
+/// published order), then the JESS fields; the JESS secret reads as `"hidden"`.
+pub struct AccountView<'a>(&'a Account);
 
 impl<'a> AccountView<'a> {
-    /// The wire view of an account; the JESS secret reads as `"hidden"`.
+    /// The wire view of an account.
     pub fn of(a: &'a Account) -> AccountView<'a> {
-        let t = |f: TextField| a.profile.get(f);
-        AccountView {
-            title: t(TextField::Title),
-            firstname: t(TextField::Firstname),
-            middlename: t(TextField::Middlename),
-            surname: t(TextField::Surname),
-            nickname: t(TextField::Nickname),
-            position: t(TextField::Position),
-            company: t(TextField::Company),
-            email: &a.email,
-            tel: t(TextField::Tel),
-            address: t(TextField::Address),
-            postcode: t(TextField::Postcode),
-            country: t(TextField::Country),
-            website: t(TextField::Website),
-            twitter: t(TextField::Twitter),
-            linkedin: t(TextField::Linkedin),
-            use_jess: a.profile.use_jess,
-            jess_user: a.profile.jess_user.as_deref(),
-            jess_pwd: a.has_jess_secret.then_some("hidden"),
+        AccountView(a)
+    }
+}
+
+impl Serialize for AccountView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let a = self.0;
+        let mut map = s.serialize_map(Some(TextField::COUNT + 4))?;
+        for field in TextField::ALL {
+            map.serialize_entry(field.name(), &a.profile.get(field))?;
+            if field == TextField::Company {
+                map.serialize_entry("email", &a.email)?;
+            }
         }
+        map.serialize_entry("use_jess", &a.profile.use_jess)?;
+        map.serialize_entry("jess_user", &a.profile.jess_user)?;
+        map.serialize_entry("jess_pwd", &a.has_jess_secret.then_some("hidden"))?;
+        map.end()
     }
 }

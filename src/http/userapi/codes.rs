@@ -8,8 +8,8 @@ use axum::Json;
 use serde::Serialize;
 
 use crate::accounts;
+use crate::domain::UniqueField;
 use crate::http::ensims::{UNAVAILABLE, UNAVAILABLE_RETRY};
-use crate::store::UniqueField;
 
 /// The actions served, with their code digit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,6 +172,7 @@ impl From<accounts::Error> for Fault {
             E::NotFound => Fault::NoSuchUser,
             E::NotLocal => Fault::AdPassword,
             E::DefaultAdmin => Fault::DefaultAdmin,
+            E::Forbidden => Fault::NotAdmin,
             E::BadCredentials | E::Unauthorized | E::SessionMismatch => Fault::AuthFailed,
             E::JessRejected => Fault::BadJson,
             E::Throttled(seconds) => Fault::Throttled(seconds),

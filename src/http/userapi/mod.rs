@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use super::extract::{json_content_type_ok, ClientAddr};
 use super::AppState;
 use crate::accounts::Caller;
-use crate::domain::{Actor, Dialect, Username};
+use crate::domain::{Actor, Dialect};
 use codes::{error, Action, Failure, Fault, Reply};
 use reads::{get_audit, get_users};
 use writes::{change_password, create_users, delete_user, update_user};
@@ -160,14 +160,6 @@ fn basic_credential(headers: &HeaderMap) -> Option<(String, String)> {
     Some((username.to_owned(), secret.to_owned()))
 }
 
-fn require_admin(caller: &Caller) -> Result<(), Fault> {
-    if caller.is_admin() {
-        Ok(())
-    } else {
-        Err(Fault::NotAdmin)
-    }
-}
-
 fn json_object(body: &[u8]) -> Result<Map<String, Value>, Fault> {
     match serde_json::from_slice(body) {
         Ok(Value::Object(object)) => Ok(object),
@@ -186,12 +178,6 @@ fn string(object: &Map<String, Value>, field: &'static str) -> Result<Option<Str
 
 fn mandatory(object: &Map<String, Value>, field: &'static str) -> Result<String, Fault> {
     string(object, field)?.ok_or(Fault::Mandatory(field))
-}
-
-fn valid_username(username: &str) -> Result<(), Fault> {
-    Username::parse(username)
-        .map(|_| ())
-        .map_err(|_| Fault::Invalid("username"))
 }
 
 fn number(

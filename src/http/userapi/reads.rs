@@ -7,7 +7,7 @@ use axum::Json;
 use serde::Serialize;
 
 use super::codes::{Fault, Reply};
-use super::{number, require_admin, valid_username, Call};
+use super::{number, Call};
 use crate::accounts::{parse_rfc3339, rfc3339, AUDIT_PAGE_MAX};
 use crate::domain::{Account, Change, TextField};
 
@@ -44,35 +44,14 @@ struct UsersReply<'a> {
 }
 
 pub(super) async fn get_users(call: &Call<'_>, params: &BTreeMap<String, String>) -> Reply {
-    let (state, caller) = (call.state, &call.caller);
     let named = params.get("username").map(String::as_str);
-    // A non-admin sees only their own account.
-    let named = match (caller.is_admin(), named) {
-        (true, named) => named,
-        (false, None) => Some(caller.account.username.as_str()),
-        (false, Some(u)) if caller.is(u) => Some(u),
-        (false, Some(_)) => return Err(Fault::NotAdmin),
-    };
+    let view = call.state.accounts.user_view(&call.caller, named)?;
     let offset = number(params, "offset", 0, 0..=i64::MAX)?;
     let limit = number(params, "limit", 100, 1..=1000)?;
-    let Some(username) = named else {
-        let (page, count) = state.accounts.list_users(offset, limit).await?;
-        return Ok(Json(UsersReply {
-            users: page.iter().map(UserItem::of).collect(),
-            count,
-        })
-        .into_response());
-    };
-    valid_username(username)?;
-    let account = state.accounts.account_by_username(username).await?;
-    let page = if offset == 0 {
-        vec![UserItem::of(&account)]
-    } else {
-        Vec::new()
-    };
+    let (page, count) = call.state.accounts.users(&view, offset, limit).await?;
     Ok(Json(UsersReply {
-        users: page,
-        count: 1,
+        users: page.iter().map(UserItem::of).collect(),
+        count,
     })
     .into_response())
 }
@@ -85,7 +64,25 @@ struct AuditItem<'a> {
     address: Option<&'a str>,
     action: &'a str,
     username: Option<&'a str>,
-    changes: &'a [Change],
+    changes: Vec<ChangeItem<'a>>,
+}
+
+/// One field's change in a `getAudit` record.
+#[derive(Serialize)]
+struct ChangeItem<'a> {
+    field: &'a str,
+    old: Option<&'a str>,
+    new: Option<&'a str>,
+}
+
+impl<'a> ChangeItem<'a> {
+    fn of(c: &'a Change) -> ChangeItem<'a> {
+        ChangeItem {
+            field: &c.field,
+            old: c.old.as_deref(),
+            new: c.new.as_deref(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -95,17 +92,18 @@ struct AuditReply<'a> {
 }
 
 pub(super) async fn get_audit(call: &Call<'_>, params: &BTreeMap<String, String>) -> Reply {
-    require_admin(&call.caller)?;
+    let admin = call.state.accounts.admin(&call.caller)?;
     let limit = number(params, "limit", 100, 1..=AUDIT_PAGE_MAX)?;
     let since = match params.get("since") {
         None => None,
         Some(raw) => Some(parse_rfc3339(raw).ok_or(Fault::Invalid("since"))?),
     };
     let username = params.get("username").map(String::as_str);
-    if let Some(name) = username {
-        valid_username(name)?;
-    }
-    let records = call.state.accounts.audit(username, since, limit).await?;
+    let records = call
+        .state
+        .accounts
+        .audit(&admin, username, since, limit)
+        .await?;
     let items: Vec<AuditItem> = records
         .iter()
         .map(|r| AuditItem {
@@ -113,9 +111,9 @@ pub(super) async fn get_audit(call: &Call<'_>, params: &BTreeMap<String, String>
             actor: r.actor.name.as_deref(),
             dialect: r.actor.dialect.as_str(),
             address: r.actor.address.as_deref(),
-            action: &r.action,
+            action: r.action.as_str(),
             username: r.username.as_deref(),
-            changes: &r.changes,
+            changes: r.changes.iter().map(ChangeItem::of).collect(),
         })
         .collect();
     Ok(Json(AuditReply {

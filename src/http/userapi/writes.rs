@@ -7,8 +7,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::codes::{Action, Fault, Reply};
-use super::{json_object, mandatory, require_admin, string, valid_username, Call};
-use crate::accounts::{AdminUserInput, Via};
+use super::{json_object, mandatory, string, Call};
+use crate::accounts::{AdminUserInput, AdminUserUpdate};
 
 #[derive(Serialize)]
 struct FailedItem {
@@ -48,8 +48,8 @@ fn admin_input(object: &Map<String, Value>) -> Result<AdminUserInput, Fault> {
 }
 
 pub(super) async fn create_users(call: &Call<'_>, body: &[u8]) -> Reply {
-    let (state, caller) = (call.state, &call.caller);
-    require_admin(caller)?;
+    let state = call.state;
+    let admin = state.accounts.admin(&call.caller)?;
     let items = match serde_json::from_slice(body) {
         Ok(Value::Array(items)) if !items.is_empty() => items,
         Ok(item @ Value::Object(_)) => vec![item],
@@ -71,7 +71,7 @@ pub(super) async fn create_users(call: &Call<'_>, body: &[u8]) -> Reply {
                 Err(fault) => Err(fault),
                 Ok(input) => state
                     .accounts
-                    .admin_create_user(input, &call.actor)
+                    .admin_create_user(&admin, input, &call.actor)
                     .await
                     .map_err(Fault::from),
             },
@@ -109,22 +109,24 @@ struct Updated<T: Serialize> {
 }
 
 pub(super) async fn update_user(call: &Call<'_>, body: &[u8]) -> Reply {
-    let (state, caller) = (call.state, &call.caller);
-    require_admin(caller)?;
+    let state = call.state;
+    let admin = state.accounts.admin(&call.caller)?;
     let object = json_object(body)?;
     let username = mandatory(&object, "username")?;
-    valid_username(&username)?;
-    // The names are fixed at creation: naming them at all is refused.
-    for field in ["firstname", "lastname"] {
-        if object.get(field).is_some_and(|v| !v.is_null()) {
-            return Err(Fault::Invalid(field));
-        }
-    }
+    let names_given = ["firstname", "lastname"]
+        .into_iter()
+        .find(|field| object.get(*field).is_some_and(|v| !v.is_null()));
     let email = string(&object, "email")?;
     let locale = string(&object, "locale")?;
+    let update = AdminUserUpdate {
+        username: &username,
+        names_given,
+        email: email.as_deref(),
+        locale: locale.as_deref(),
+    };
     let account = state
         .accounts
-        .admin_update_user(&username, email.as_deref(), locale.as_deref(), &call.actor)
+        .admin_update_user(&admin, update, &call.actor)
         .await?;
     Ok(Json(Updated {
         updated: account.username,
@@ -133,26 +135,20 @@ pub(super) async fn update_user(call: &Call<'_>, body: &[u8]) -> Reply {
 }
 
 pub(super) async fn change_password(call: &Call<'_>, body: &[u8]) -> Reply {
-    let (state, caller) = (call.state, &call.caller);
+    let state = call.state;
     let object = json_object(body);
-    if !caller.is_admin() {
-        // A user may change only their own password, and only by proving the current one.
-        let own = object
-            .as_ref()
-            .ok()
-            .and_then(|o| o.get("username"))
-            .and_then(Value::as_str);
-        if caller.via != Via::Password || !own.is_some_and(|u| caller.is(u)) {
-            return Err(Fault::NotAdmin);
-        }
-    }
+    let named = object
+        .as_ref()
+        .ok()
+        .and_then(|o| o.get("username"))
+        .and_then(Value::as_str);
+    let grant = state.accounts.password_grant(&call.caller, named)?;
     let object = object?;
     let username = mandatory(&object, "username")?;
     let password = mandatory(&object, "password")?;
-    valid_username(&username)?;
     let (account, token) = state
         .accounts
-        .admin_change_password(&username, &password, &call.actor)
+        .admin_change_password(&grant, &username, &password, &call.actor)
         .await?;
     Ok(Json(Updated {
         updated: Ordered(vec![(account.username, token)]),
@@ -166,12 +162,14 @@ struct Deleted {
 }
 
 pub(super) async fn delete_user(call: &Call<'_>, body: &[u8]) -> Reply {
-    let (state, caller) = (call.state, &call.caller);
-    require_admin(caller)?;
+    let state = call.state;
+    let admin = state.accounts.admin(&call.caller)?;
     let object = json_object(body)?;
     let username = mandatory(&object, "username")?;
-    valid_username(&username)?;
-    let account = state.accounts.delete_user(&username, &call.actor).await?;
+    let account = state
+        .accounts
+        .delete_user(&admin, &username, &call.actor)
+        .await?;
     Ok(Json(Deleted {
         deleted: account.username,
     })

@@ -6,10 +6,11 @@ use axum::Json;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::ensims::EnsimsError;
-use super::extract::{ClientAddr, EnsimsJson, Session};
-use super::AppState;
+use super::extractors::{EnsimsJson, Session};
+use super::EnsimsError;
 use crate::domain::Dialect;
+use crate::http::extract::ClientAddr;
+use crate::http::AppState;
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -70,17 +71,18 @@ pub async fn status(
     State(state): State<AppState>,
     Session(ctx): Session,
 ) -> Result<Response, EnsimsError> {
-    let reply = match state.accounts.has_jess_link(&ctx).await? {
-        true => JessReply {
+    let reply = if state.accounts.has_jess_link(&ctx).await? {
+        JessReply {
             ok: true,
             status: "JESS session key is valid.",
             data: None,
-        },
-        false => JessReply {
+        }
+    } else {
+        JessReply {
             ok: false,
             status: "No JESS session key is assigned.",
             data: None,
-        },
+        }
     };
     Ok(Json(reply).into_response())
 }

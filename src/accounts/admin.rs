@@ -1,4 +1,4 @@
-//! The `userapi.do` use-cases: Basic and admin-key authentication, API tokens, and the
+//! The admin use-cases of `userapi.do`: Basic and admin-key authentication, API tokens, and the
 //! admin dialect's stricter field rules for creating and updating users.
 
 use base64::engine::general_purpose::STANDARD;
@@ -6,6 +6,7 @@ use base64::Engine;
 use ring::digest::{digest, SHA256};
 
 use super::manage::NewUser;
+use super::permissions::{Admin, PasswordGrant};
 use super::throttle::{Check, Proof};
 use super::{Accounts, Error, Result};
 use crate::auth::{random_token, Verified};
@@ -53,14 +54,35 @@ impl Caller {
 /// The user fields of a `createUser` item; `None` means absent.
 #[derive(Debug, Clone, Default)]
 pub struct AdminUserInput {
+    /// `username`: required.
     pub username: Option<String>,
+    /// `password`: required for a local account.
     pub password: Option<String>,
+    /// `firstname`: required for a local account.
     pub firstname: Option<String>,
+    /// `lastname` (stored as the surname): required for a local account.
     pub lastname: Option<String>,
+    /// `email`: required.
     pub email: Option<String>,
+    /// `type`: `local` (the default) or `ad`.
     pub kind: Option<String>,
+    /// `role`: `normal` (the default) or `admin`.
     pub role: Option<String>,
+    /// `locale`: one of the accepted locales (the default is the first).
     pub locale: Option<String>,
+}
+
+/// The fields of an `updateUser` request.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminUserUpdate<'a> {
+    /// Whose account.
+    pub username: &'a str,
+    /// `firstname` or `lastname` if the request named one (with a value): refused.
+    pub names_given: Option<&'static str>,
+    /// A new email.
+    pub email: Option<&'a str>,
+    /// A new locale.
+    pub locale: Option<&'a str>,
 }
 
 /// A fresh API token: what the client gets, and what the store keeps.
@@ -69,13 +91,13 @@ struct Token {
     hash: String,
 }
 
-/// SHA-256 of a secret, lower-case hex: what the store keeps of a token.
 pub(super) fn sha256_hex(secret: &str) -> String {
-    digest(&SHA256, secret.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    use std::fmt::Write;
+    let digest = digest(&SHA256, secret.as_bytes());
+    digest.as_ref().iter().fold(String::new(), |mut hex, b| {
+        let _ = write!(hex, "{b:02x}");
+        hex
+    })
 }
 
 fn new_token(username: &str) -> Token {
@@ -198,6 +220,7 @@ impl Accounts {
     /// the account and its first API token.
     pub async fn admin_create_user(
         &self,
+        _: &Admin,
         input: AdminUserInput,
         actor: &Actor,
     ) -> Result<(Account, String)> {
@@ -253,15 +276,24 @@ impl Accounts {
         Ok((account, token.credential))
     }
 
-    /// `updateUser`: a new email and/or locale (`None`: unchanged).
+    /// `updateUser`: a new email and/or locale (`None`: unchanged). The names are fixed
+    /// at creation: naming them at all is refused.
     pub async fn admin_update_user(
         &self,
-        username: &str,
-        address: Option<&str>,
-        locale: Option<&str>,
+        _: &Admin,
+        update: AdminUserUpdate<'_>,
         actor: &Actor,
     ) -> Result<Account> {
+        let AdminUserUpdate {
+            username,
+            names_given,
+            email: address,
+            locale,
+        } = update;
         crate::domain::Username::parse(username).map_err(|_| invalid("username"))?;
+        if let Some(field) = names_given {
+            return Err(invalid(field));
+        }
         if let Some(address) = address {
             check_admin_email(address)?;
         }
@@ -284,12 +316,14 @@ impl Accounts {
     /// tokens of the account are revoked.
     pub async fn admin_change_password(
         &self,
+        grant: &PasswordGrant,
         username: &str,
         password: &str,
         actor: &Actor,
     ) -> Result<(Account, String)> {
         crate::domain::Username::parse(username).map_err(|_| invalid("username"))?;
         let account = self.account_by_username(username).await?;
+        grant.check(&account)?;
         let token = new_token(&account.username);
         self.replace_password(&account, password, None, Some(&token.hash), actor)
             .await?;

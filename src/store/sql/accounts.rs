@@ -1,0 +1,232 @@
+//! Accounts: create, read, list, partial update, JESS link, delete.
+
+use sqlx::QueryBuilder;
+
+use super::{Backend, Db};
+use crate::domain::{Account, AccountPatch, Actor, AuditAction, Change, NewAccount, TextField};
+use crate::store::rows::{account_columns, record, AccountRow};
+use crate::store::{StoreError, StoreResult, Update};
+
+/// The account whose `column` (a key column) equals `key`.
+pub(super) async fn account_where(s: &Backend, column: &str, key: &str) -> StoreResult<Account> {
+    let columns = account_columns();
+    let sql = format!("SELECT {columns} FROM accounts WHERE {column} = $1");
+    let row: Option<AccountRow> = sqlx::query_as(&sql)
+        .bind(key)
+        .fetch_optional(&s.reader)
+        .await?;
+    row.map(Account::from).ok_or(StoreError::NotFound)
+}
+
+/// The single statement of a partial update: the named columns and the version.
+pub(crate) fn update_query(u: &Update) -> QueryBuilder<'_, Db> {
+    let patch = &u.patch;
+    let mut q = QueryBuilder::<Db>::new("UPDATE accounts SET version = version + 1, updated_at = ");
+    q.push_bind(u.now);
+    for (field, value) in &patch.texts {
+        q.push(", ")
+            .push(field.name())
+            .push(" = ")
+            .push_bind(value.as_deref());
+    }
+    if let Some(email) = &patch.email {
+        q.push(", email = ").push_bind(email.as_str());
+        q.push(", email_key = ").push_bind(email.key());
+    }
+    if let Some(use_jess) = patch.use_jess {
+        q.push(", use_jess = ").push_bind(use_jess);
+    }
+    if let Some(locale) = &patch.locale {
+        q.push(", locale = ").push_bind(locale.as_str());
+    }
+    if let Some(role) = patch.role {
+        q.push(", role = ").push_bind(role.as_str());
+    }
+    q.push(" WHERE id = ").push_bind(u.id);
+    q
+}
+
+pub(super) async fn count_accounts(s: &Backend) -> StoreResult<i64> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM accounts")
+        .fetch_one(&s.reader)
+        .await?;
+    Ok(n)
+}
+
+pub(super) async fn create_account(
+    s: &Backend,
+    new: &NewAccount,
+    now: i64,
+    actor: &Actor,
+) -> StoreResult<Account> {
+    let mut q = QueryBuilder::<Db>::new(
+        "INSERT INTO accounts (username, username_key, email, email_key, password_hash, \
+         kind, role, locale, use_jess, jess_user, created_at, updated_at",
+    );
+    for field in TextField::ALL {
+        q.push(", ").push(field.name());
+    }
+    q.push(") VALUES (");
+    let mut values = q.separated(", ");
+    values
+        .push_bind(new.username.as_str())
+        .push_bind(new.username.key())
+        .push_bind(new.email.as_str())
+        .push_bind(new.email.key())
+        .push_bind(new.password_hash.as_deref())
+        .push_bind(new.kind.as_str())
+        .push_bind(new.role.as_str())
+        .push_bind(&new.locale)
+        .push_bind(new.profile.use_jess)
+        .push_bind(new.profile.jess_user.as_deref())
+        .push_bind(now)
+        .push_bind(now);
+    for text in &new.profile.texts {
+        values.push_bind(text.as_deref());
+    }
+    q.push(") RETURNING id");
+    let mut tx = s.writer.begin().await?;
+    let (id,): (i64,) = q.build_query_as().fetch_one(&mut *tx).await?;
+    if let Some(hash) = &new.api_token_hash {
+        super::passwords::insert_token(&mut tx, id, hash, now).await?;
+    }
+    let columns = account_columns();
+    let sql = format!("SELECT {columns} FROM accounts WHERE id = $1");
+    let row: AccountRow = sqlx::query_as(&sql).bind(id).fetch_one(&mut *tx).await?;
+    let account = Account::from(row);
+    let audit = record(
+        now,
+        actor,
+        AuditAction::Create,
+        &account,
+        new.audit_changes(),
+    );
+    super::insert_audit(&mut tx, &audit).await?;
+    tx.commit().await?;
+    Ok(account)
+}
+
+pub(super) async fn account_by_id(s: &Backend, id: i64) -> StoreResult<Account> {
+    if let Some(account) = s.cache.get(id) {
+        return Ok(account);
+    }
+    let generation = s.cache.generation();
+    let columns = account_columns();
+    let sql = format!("SELECT {columns} FROM accounts WHERE id = $1");
+    let row: Option<AccountRow> = sqlx::query_as(&sql)
+        .bind(id)
+        .fetch_optional(&s.reader)
+        .await?;
+    let account = row.map(Account::from).ok_or(StoreError::NotFound)?;
+    s.cache.put(generation, &account);
+    Ok(account)
+}
+
+pub(super) async fn list_accounts(
+    s: &Backend,
+    offset: i64,
+    limit: i64,
+) -> StoreResult<(Vec<Account>, i64)> {
+    let columns = account_columns();
+    let sql = format!("SELECT {columns} FROM accounts ORDER BY username_key LIMIT $1 OFFSET $2");
+    let mut tx = s.reader.begin().await?;
+    let rows: Vec<AccountRow> = sqlx::query_as(&sql)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&mut *tx)
+        .await?;
+    let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM accounts")
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok((rows.into_iter().map(Account::from).collect(), total))
+}
+
+pub(super) async fn update_account(
+    s: &Backend,
+    id: i64,
+    patch: &AccountPatch,
+    expected_version: Option<i64>,
+    now: i64,
+    actor: &Actor,
+) -> StoreResult<()> {
+    let update = Update {
+        id,
+        patch: patch.clone(),
+        expected_version,
+        now,
+        actor: actor.clone(),
+    };
+    let result = s.apply_update(update).await;
+    s.cache.invalidate(id);
+    result
+}
+
+pub(super) async fn delete_account(
+    s: &Backend,
+    id: i64,
+    now: i64,
+    actor: &Actor,
+) -> StoreResult<()> {
+    let mut tx = s.writer.begin().await?;
+    let columns = account_columns();
+    let sql = format!("DELETE FROM accounts WHERE id = $1 RETURNING {columns}");
+    let gone: Option<AccountRow> = sqlx::query_as(&sql)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let gone = Account::from(gone.ok_or(StoreError::NotFound)?);
+    super::insert_audit(
+        &mut tx,
+        &record(now, actor, AuditAction::Delete, &gone, Vec::new()),
+    )
+    .await?;
+    tx.commit().await?;
+    s.cache.invalidate(id);
+    Ok(())
+}
+
+pub(super) async fn set_jess(
+    s: &Backend,
+    id: i64,
+    user: &str,
+    secret: &str,
+    now: i64,
+    actor: &Actor,
+) -> StoreResult<()> {
+    let mut tx = s.writer.begin().await?;
+    let columns = account_columns();
+    let sql = format!(
+        "UPDATE accounts SET version = version + 1, updated_at = $1 WHERE id = $2 \
+         RETURNING {columns}"
+    );
+    let old: Option<AccountRow> = sqlx::query_as(&sql)
+        .bind(now)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let old = Account::from(old.ok_or(StoreError::NotFound)?);
+    sqlx::query(
+        "UPDATE accounts SET jess_user = $1, jess_secret = $2, use_jess = TRUE WHERE id = $3",
+    )
+    .bind(user)
+    .bind(secret)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    let mut changes = vec![
+        Change::new("jess_user", old.profile.jess_user.as_deref(), Some(user)),
+        Change::secret("jess_pwd", old.has_jess_secret),
+    ];
+    if !old.profile.use_jess {
+        changes.push(Change::new("use_jess", Some("false"), Some("true")));
+    }
+    super::insert_audit(
+        &mut tx,
+        &record(now, actor, AuditAction::JessLink, &old, changes),
+    )
+    .await?;
+    tx.commit().await?;
+    s.cache.invalidate(id);
+    Ok(())
+}

@@ -1,0 +1,61 @@
+//! The audit trail: append, read, purge.
+
+use super::{Backend, Tx};
+use crate::domain::AuditRecord;
+use crate::store::rows::{changes_column, AuditRow};
+use crate::store::StoreResult;
+
+/// Appends one audit record inside `tx`, so that it commits with the write it describes.
+pub(crate) async fn insert_audit(tx: &mut Tx<'_>, record: &AuditRecord) -> StoreResult<()> {
+    let changes = changes_column(&record.changes);
+    sqlx::query(
+        "INSERT INTO audit (at, actor_id, actor, dialect, address, action, account_id, \
+         username, changes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(record.at)
+    .bind(record.actor.id)
+    .bind(record.actor.name.as_deref())
+    .bind(record.actor.dialect.as_str())
+    .bind(record.actor.address.as_deref())
+    .bind(record.action.as_str())
+    .bind(record.account_id)
+    .bind(record.username.as_deref())
+    .bind(changes)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn record_audit(s: &Backend, record: &AuditRecord) -> StoreResult<()> {
+    let mut tx = s.writer.begin().await?;
+    insert_audit(&mut tx, record).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn audit_records(
+    s: &Backend,
+    username: Option<&str>,
+    since: Option<i64>,
+    limit: i64,
+) -> StoreResult<Vec<AuditRecord>> {
+    let rows: Vec<AuditRow> = sqlx::query_as(
+        "SELECT at, actor_id, actor, dialect, address, action, account_id, username, changes \
+         FROM audit WHERE ($1 IS NULL OR username = $1) AND ($2 IS NULL OR at >= $2) \
+         ORDER BY at DESC, id DESC LIMIT $3",
+    )
+    .bind(username)
+    .bind(since)
+    .bind(limit)
+    .fetch_all(&s.reader)
+    .await?;
+    Ok(rows.into_iter().map(AuditRecord::from).collect())
+}
+
+pub(super) async fn purge_audit(s: &Backend, before: i64) -> StoreResult<u64> {
+    let done = sqlx::query("DELETE FROM audit WHERE at < $1")
+        .bind(before)
+        .execute(&s.writer)
+        .await?;
+    Ok(done.rows_affected())
+}

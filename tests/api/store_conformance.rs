@@ -206,6 +206,9 @@ async fn sessions_and_secrets(backend: Backend) {
     s.create_session(&session("s1", 1000)).await.unwrap();
     s.create_session(&session("s2", 1000)).await.unwrap();
     s.create_session(&session("old", 150)).await.unwrap();
+    // A unique violation that is no account key's is a fault, not a taken user name.
+    let twice = s.create_session(&session("s2", 1000)).await;
+    assert!(matches!(twice, Err(StoreError::Other(_))), "{twice:?}");
     assert_eq!(s.session("s1").await.unwrap(), session("s1", 1000));
     s.rotate_session("s1", &session("s1b", 1000)).await.unwrap();
     assert!(matches!(s.session("s1").await, Err(StoreError::NotFound)));

@@ -152,7 +152,7 @@ impl Mailer {
                 drop(slot);
             });
         } else {
-            tracing::warn!(kind, "mail dropped: too many mails in flight")
+            tracing::warn!(kind, "mail dropped: too many mails in flight");
         }
     }
 

@@ -10,3 +10,4 @@ pub mod domain; // framework-free types and validation rules
 pub mod http; // transport: routes, extractors, dialect wire formats
 pub mod server; // the connection loop: HTTP/1.1, TLS, limits, graceful shutdown
 pub mod store; // the storage trait and its SQL backends
+pub mod telemetry; // per-request notes for the access log and metrics

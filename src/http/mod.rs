@@ -6,6 +6,7 @@ pub mod extract;
 mod guard;
 mod health;
 mod jess;
+pub mod metrics;
 pub mod origin;
 pub mod request_id;
 mod userapi;
@@ -61,7 +62,12 @@ pub fn router(state: AppState, limits: Limits) -> Router {
 pub fn router_with(state: AppState, limits: Limits, origins: OriginPolicy) -> Router {
     let guard = guard::Guard::new(origins, state.trust_proxy);
     let cors = guard.has_allowed_origins();
+    let observed = std::sync::Arc::new(metrics::Metrics::new(
+        state.accounts.clone(),
+        state.trust_proxy,
+    ));
     let mut app = routes(state)
+        .merge(metrics_route(observed.clone()))
         .layer(DefaultBodyLimit::max(limits.body_limit))
         .layer(from_fn_with_state(guard.clone(), guard::csrf));
     if cors {
@@ -97,6 +103,7 @@ pub fn router_with(state: AppState, limits: Limits, origins: OriginPolicy) -> Ro
             HeaderValue::from_static("max-age=31536000; includeSubDomains"),
         ));
     }
+    app = app.layer(from_fn_with_state(observed, metrics::observe));
     app.layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
         // Method, route and request id only: never headers (cookies) or bodies (passwords).
         let route = req
@@ -112,6 +119,12 @@ pub fn router_with(state: AppState, limits: Limits, origins: OriginPolicy) -> Ro
         tracing::info_span!("request", method = %req.method(), route, request_id)
     }))
     .layer(from_fn(request_id::assign))
+}
+
+fn metrics_route(metrics: std::sync::Arc<metrics::Metrics>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::metrics))
+        .with_state(metrics)
 }
 
 fn routes(state: AppState) -> Router {

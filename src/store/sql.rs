@@ -522,6 +522,16 @@ macro_rules! sql_store {
                     .await?;
                 Ok(row.map(|(value,)| value))
             }
+
+            fn pool_use(&self) -> Vec<$crate::store::PoolUse> {
+                let of = |name, pool: &sqlx::Pool<_>| $crate::store::PoolUse {
+                    pool: name,
+                    open: pool.size(),
+                    idle: pool.num_idle() as u32,
+                    max: pool.options().get_max_connections(),
+                };
+                vec![of("writer", &self.writer), of("reader", &self.reader)]
+            }
         }
     };
 }

@@ -7,6 +7,7 @@ mod files_at_rest;
 mod helpers;
 mod limits;
 mod multi_instance;
+mod observability;
 mod pg;
 mod pg_tls;
 mod startup;

@@ -15,6 +15,16 @@ use crate::config::Config;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+
+    /// Log line format: `pretty` or `json` (one object per line).
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_LOG_FORMAT",
+        value_enum,
+        default_value = "pretty"
+    )]
+    pub log_format: crate::telemetry::LogFormat,
 }
 
 // Parsed once at start-up: the size difference between variants costs nothing.
@@ -36,7 +46,7 @@ impl Cli {
     /// Runs the chosen command; the error is a message for the operator.
     pub async fn run(self) -> Result<(), String> {
         match self.command {
-            Command::Serve(config) => serve::run(config).await,
+            Command::Serve(config) => serve::run(config, self.log_format).await,
             Command::Migrate(opts) => migrate::run(opts).await,
             Command::User(cmd) => user::run(cmd).await,
             Command::Audit(opts) => audit::run(opts).await,

@@ -85,3 +85,103 @@ async fn throttled_log_ons_are_counted() {
         Some(5.0)
     );
 }
+
+/// A `roster` child process, killed when dropped.
+pub struct Child(pub std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `roster serve` on a free port with `args` and `env`, stderr to `log`; waits until
+/// it answers `/healthz`. Returns the child and its base URL.
+pub async fn start_binary(
+    args: &[&str],
+    env: &[(&str, &str)],
+    log: std::fs::File,
+) -> (Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_roster"));
+    command
+        .args(args)
+        .args(["--listen", &listen])
+        .env("ROSTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env_remove("ROSTER_LOG")
+        .env_remove("RUST_LOG")
+        .env_remove("ROSTER_LOG_FORMAT")
+        .stdout(std::process::Stdio::null())
+        .stderr(log);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let child = Child(command.spawn().expect("roster starts"));
+    let base = format!("http://{listen}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !reqwest::get(format!("{base}/healthz"))
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not come up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    (child, base)
+}
+
+#[tokio::test]
+async fn json_log_lines_parse_and_the_access_line_carries_the_request_id_and_outcome() {
+    let (url, dir) = crate::helpers::fresh_store(Backend::Sqlite).await;
+    let log_path = dir.path().join("roster.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let args = ["serve", "--log-format", "json", "--database-url", &url];
+    let (server, base) = start_binary(&args, &[], log).await;
+    let failed = reqwest::Client::new()
+        .post(format!("{base}/users/api/auth"))
+        .header("x-request-id", "json-req-1")
+        .json(&serde_json::json!({"email": "admin@localhost", "password": "Wr0ng!guess"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        failed.status(),
+        StatusCode::OK,
+        "ENSIMS: a failure is a 200"
+    );
+    drop(server);
+
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let start = lines
+        .iter()
+        .find(|l| l["fields"]["version"] == env!("CARGO_PKG_VERSION"))
+        .unwrap_or_else(|| panic!("no start line with the version in:\n{log}"));
+    let settings = start["fields"]["settings"].as_str().unwrap();
+    assert!(settings.contains("listen=127.0.0.1:"), "{settings}");
+    let access = lines
+        .iter()
+        .find(|l| l["target"] == "access" && l["span"]["request_id"] == "json-req-1")
+        .unwrap_or_else(|| panic!("no access line for json-req-1 in:\n{log}"));
+    assert_eq!(access["span"]["route"], "/users/api/auth");
+    assert_eq!(access["span"]["method"], "POST");
+    assert_eq!(access["fields"]["status"], 200);
+    assert_eq!(access["fields"]["outcome"], "logon_failed");
+    assert_eq!(access["fields"]["address"], "127.0.0.1");
+    assert!(access["fields"]["latency_ms"].as_f64().unwrap() > 0.0);
+    assert!(access["fields"]["account"].is_number(), "{access}");
+    assert!(!log.contains('@'), "an email in the log:\n{log}");
+    assert!(!log.contains("Wr0ng!guess") && !log.contains(ADMIN_PASSWORD));
+    assert!(!log.contains("SELECT"), "SQL statements logged by default");
+}

@@ -6,6 +6,7 @@ pub mod app; // building and serving the application
 pub mod auth; // password hashing, session tokens, secret sealing
 pub mod cli; // the `roster` subcommands
 pub mod config; // settings: flags and ROSTER_* variables
+pub mod config_file; // the optional TOML file under flags and variables
 pub mod domain; // framework-free types and validation rules
 pub mod http; // transport: routes, extractors, dialect wire formats
 pub mod server; // the connection loop: HTTP/1.1, TLS, limits, graceful shutdown

@@ -1,6 +1,7 @@
 //! The `roster` command line: the server and the admin commands, one file per group.
 
 mod audit;
+mod check_config;
 mod migrate;
 mod serve;
 mod user;
@@ -25,6 +26,14 @@ pub struct Cli {
         default_value = "pretty"
     )]
     pub log_format: crate::telemetry::LogFormat,
+
+    /// TOML file of settings (keys = flag names without `--`), under flags and variables.
+    #[arg(long, global = true, env = "ROSTER_CONFIG", value_name = "PATH")]
+    pub config: Option<std::path::PathBuf>,
+
+    /// The command line as the configuration file completed it.
+    #[arg(skip)]
+    pub loaded: crate::config_file::Loaded,
 }
 
 // Parsed once at start-up: the size difference between variants costs nothing.
@@ -37,6 +46,8 @@ enum Command {
     Migrate(migrate::MigrateOpts),
     /// Print the audit trail (newest first).
     Audit(audit::AuditOpts),
+    /// Validate the settings and print the effective configuration, secrets masked.
+    CheckConfig(Config),
     /// Manage user accounts.
     #[command(subcommand)]
     User(user::UserCommand),
@@ -50,6 +61,7 @@ impl Cli {
             Command::Migrate(opts) => migrate::run(opts).await,
             Command::User(cmd) => user::run(cmd).await,
             Command::Audit(opts) => audit::run(opts).await,
+            Command::CheckConfig(config) => check_config::run(config, &self.loaded),
         }
     }
 }

@@ -185,3 +185,129 @@ async fn json_log_lines_parse_and_the_access_line_carries_the_request_id_and_out
     assert!(!log.contains("Wr0ng!guess") && !log.contains(ADMIN_PASSWORD));
     assert!(!log.contains("SELECT"), "SQL statements logged by default");
 }
+
+/// Runs `roster ARGS` with `env` (and no inherited `ROSTER_*` settings), returning status,
+/// stdout and stderr.
+fn roster(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_roster"));
+    command.args(args);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("ROSTER_") || name == "RUST_LOG" {
+            command.env_remove(name);
+        }
+    }
+    command.envs(env.iter().copied());
+    let out = command.output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
+}
+
+const FILE: &str = r#"
+listen = "127.0.0.1:1111"
+token-ttl = 100
+session-max-age = 200
+audit-retention-days = 30
+admin-key = "file-admin-key-0123456789"
+database-url = "postgres://app:s3cretDbPw@db.example:5432/roster"
+allow-registration = true
+locales = ["ja-jp", "en-us"]
+"#;
+
+#[test]
+fn the_config_file_is_under_env_which_is_under_flags_and_check_config_masks_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("roster.toml");
+    std::fs::write(&path, FILE).unwrap();
+    let path = path.to_str().unwrap();
+    let env = [
+        ("ROSTER_CONFIG", path),
+        ("ROSTER_TOKEN_TTL", "300"),
+        ("ROSTER_SESSION_MAX_AGE", "400"),
+        ("ROSTER_NO_SUCH_SETTING", "x"),
+    ];
+    let (ok, out, err) = roster(&["check-config", "--session-max-age", "500"], &env);
+    assert!(ok, "{out}\n{err}");
+    for line in [
+        "session-max-age = 500  # flag",
+        "token-ttl = 300  # env",
+        "audit-retention-days = 30  # file",
+        "listen = \"127.0.0.1:1111\"  # file",
+        "allow-registration = true  # file",
+        "locales = [\"ja-jp\", \"en-us\"]  # file",
+        "admin-key = \"***\"  # file",
+        "database-url = \"postgres://app:***@db.example:5432/roster\"  # file",
+        "body-limit = 65536  # default",
+        "# ROSTER_ADMIN_PASSWORD: not set",
+    ] {
+        assert!(out.contains(line), "{line:?} missing from:\n{out}");
+    }
+    for secret in ["file-admin-key-0123456789", "s3cretDbPw"] {
+        assert!(
+            !out.contains(secret) && !err.contains(secret),
+            "{secret} shown"
+        );
+    }
+    assert!(
+        err.contains("ROSTER_NO_SUCH_SETTING"),
+        "not reported: {err}"
+    );
+
+    // The same file through --config, with the flag winning over it.
+    let (ok, out, _) = roster(
+        &[
+            "check-config",
+            "--config",
+            path,
+            "--listen",
+            "127.0.0.1:2222",
+        ],
+        &[],
+    );
+    assert!(ok);
+    assert!(out.contains("listen = \"127.0.0.1:2222\"  # flag"), "{out}");
+    assert!(out.contains("token-ttl = 100  # file"), "{out}");
+}
+
+#[test]
+fn an_unknown_key_or_a_bad_value_in_the_config_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("roster.toml");
+    std::fs::write(&path, "listen = \"127.0.0.1:1\"\ntoken-tll = 5\n").unwrap();
+    let (ok, _, err) = roster(&["check-config", "--config", path.to_str().unwrap()], &[]);
+    assert!(!ok);
+    assert!(err.contains("unknown key `token-tll`"), "{err}");
+    std::fs::write(&path, "token-ttl = 0\n").unwrap();
+    let (ok, _, err) = roster(&["check-config", "--config", path.to_str().unwrap()], &[]);
+    assert!(!ok);
+    assert!(err.contains("--token-ttl"), "{err}");
+}
+
+#[tokio::test]
+async fn the_server_takes_its_settings_from_the_config_file() {
+    let (url, dir) = crate::helpers::fresh_store(Backend::Sqlite).await;
+    let path = dir.path().join("roster.toml");
+    std::fs::write(
+        &path,
+        format!("database-url = {url:?}\nallow-registration = true\nlog-format = \"json\"\n"),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.path().join("roster.log")).unwrap();
+    let args = ["serve", "--config", path.to_str().unwrap()];
+    let (_server, base) = start_binary(&args, &[], log).await;
+    let registered = reqwest::Client::new()
+        .post(format!("{base}/users/api/register"))
+        .json(&serde_json::json!({"email": "new@example.com", "password": "N3w!passwd", "username": "newbie"}))
+        .send()
+        .await
+        .unwrap();
+    let text = registered.text().await.unwrap();
+    assert!(
+        text.contains("\"ok\":true"),
+        "registration stayed closed: {text}"
+    );
+    let log = std::fs::read_to_string(dir.path().join("roster.log")).unwrap();
+    assert!(
+        log.lines().all(|l| l.starts_with('{')),
+        "not JSON logs: {log}"
+    );
+}

@@ -311,3 +311,38 @@ async fn the_server_takes_its_settings_from_the_config_file() {
         "not JSON logs: {log}"
     );
 }
+
+/// Every operation of `/openapi.json` is served: none falls to the 404 or 405 fallback.
+#[tokio::test]
+async fn every_path_and_method_of_the_openapi_document_is_served() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.allow_registration = true).await;
+    let reply = app.get("/openapi.json", None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let doc = reply.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["cookieAuth"]["name"], "session_token");
+    assert_eq!(schemes["basicAuth"]["scheme"], "basic");
+    let paths = doc["paths"].as_object().unwrap();
+    let mut operations = 0;
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            let target = if path == "/userapi.do" {
+                format!("{path}?action=getUsers")
+            } else {
+                path.clone()
+            };
+            let method: reqwest::Method = method.to_uppercase().parse().unwrap();
+            let reply = app.send(method.clone(), &target, Some("{}"), None).await;
+            let fallback = reply.text.contains("\"Not found.\"")
+                || reply.text.contains("\"Method not allowed.\"");
+            assert!(
+                !fallback,
+                "{method} {path}: {} {}",
+                reply.status, reply.text
+            );
+            operations += 1;
+        }
+    }
+    assert!(operations >= 17, "{operations}");
+}

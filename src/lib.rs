@@ -12,3 +12,11 @@ pub mod http; // transport: routes, extractors, dialect wire formats
 pub mod server; // the connection loop: HTTP/1.1, TLS, limits, graceful shutdown
 pub mod store; // the storage trait and its SQL backends
 pub mod telemetry; // per-request notes for the access log and metrics
+
+/// The version and the commit it was built from, as `roster --version` prints them.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("ROSTER_COMMIT"),
+    ")"
+);

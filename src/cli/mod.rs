@@ -12,7 +12,7 @@ use crate::config::Config;
 
 /// Roster: user accounts and sessions over the ENSIMS Users API and the userapi.do admin API.
 #[derive(Parser, Debug)]
-#[command(name = "roster", version, about)]
+#[command(name = "roster", version = crate::VERSION, about)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -12,9 +12,10 @@ pub async fn run(mut config: Config, log_format: LogFormat) -> Result<(), String
     let plain_public = plain_http_on_public_address(&config);
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
+        commit = env!("ROSTER_COMMIT"),
         settings = %summary(&config),
         "starting roster {}",
-        env!("CARGO_PKG_VERSION")
+        crate::VERSION
     );
     let app = App::build(config).await?;
     if plain_public {

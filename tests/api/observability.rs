@@ -346,3 +346,13 @@ async fn every_path_and_method_of_the_openapi_document_is_served() {
     }
     assert!(operations >= 17, "{operations}");
 }
+
+#[test]
+fn version_names_the_release_and_the_commit() {
+    let (ok, out, _) = roster(&["--version"], &[]);
+    assert!(ok);
+    let expected = format!("roster {} (commit ", env!("CARGO_PKG_VERSION"));
+    assert!(out.starts_with(&expected), "{out}");
+    let commit = out.trim().rsplit(' ').next().unwrap().trim_end_matches(')');
+    assert!(!commit.is_empty(), "{out}");
+}

@@ -6,6 +6,10 @@ use crate::domain::Actor;
 
 /// Logs what happened, to which account, through which dialect, from where.
 pub(crate) fn security_event(event: &'static str, account: Option<i64>, actor: &Actor) {
+    crate::telemetry::note_outcome(event);
+    if let Some(account) = account {
+        crate::telemetry::note_account(account);
+    }
     tracing::info!(
         target: "security",
         event,

@@ -207,6 +207,16 @@ impl Accounts {
         self.hasher.verifications()
     }
 
+    /// The password hasher's work so far (verifications, queue, time), for metrics.
+    pub fn hash_stats(&self) -> crate::auth::HashStats {
+        self.hasher.stats()
+    }
+
+    /// How the store's connection pools are used (for metrics).
+    pub fn pool_use(&self) -> Vec<crate::store::PoolUse> {
+        self.store.pool_use()
+    }
+
     /// Whether the store takes writes now; the reason when it does not.
     pub async fn ready(&self) -> std::result::Result<(), String> {
         self.store.ready().await.map_err(|e| e.to_string())

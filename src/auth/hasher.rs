@@ -2,7 +2,7 @@
 //! a burst of log-ons queues instead of starving every other request, and a thread that
 //! finishes a hash takes the next one at once.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use std::sync::{mpsc, Mutex};
@@ -29,6 +29,42 @@ pub struct Hasher {
     jobs: mpsc::Sender<Job>,
     /// Credential verifications started (log-on guesses), for metrics and tests.
     verifications: Arc<AtomicU64>,
+    /// Jobs waiting or running, and time spent hashing, for metrics.
+    load: Arc<Load>,
+}
+
+/// What the hashing threads are doing, for metrics.
+#[derive(Debug, Default)]
+struct Load {
+    jobs: AtomicI64,
+    nanos: AtomicU64,
+}
+
+/// One job counted in the queue depth until its caller has the answer or gave up.
+struct Queued<'a>(&'a AtomicI64);
+
+impl<'a> Queued<'a> {
+    fn enter(jobs: &'a AtomicI64) -> Queued<'a> {
+        jobs.fetch_add(1, Ordering::Relaxed);
+        Queued(jobs)
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A snapshot of the hasher's work, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HashStats {
+    /// Credential verifications started since start.
+    pub verifications: u64,
+    /// Hashing jobs (hashes and verifications) waiting for a thread or running.
+    pub queued: i64,
+    /// Time the threads spent hashing since start, nanoseconds.
+    pub busy_nanos: u64,
 }
 
 /// Work for a hashing thread.
@@ -79,6 +115,7 @@ impl Hasher {
         Ok(Hasher {
             jobs,
             verifications: Arc::default(),
+            load: Arc::default(),
         })
     }
 
@@ -103,6 +140,15 @@ impl Hasher {
         self.verifications.load(Ordering::Relaxed)
     }
 
+    /// Verifications, queue depth and time spent, for metrics.
+    pub fn stats(&self) -> HashStats {
+        HashStats {
+            verifications: self.verifications(),
+            queued: self.load.jobs.load(Ordering::Relaxed),
+            busy_nanos: self.load.nanos.load(Ordering::Relaxed),
+        }
+    }
+
     /// Whether `password` matches any of `hashes` (the history rule); one verification each.
     pub async fn matches_any(
         &self,
@@ -123,10 +169,15 @@ impl Hasher {
         job: impl FnOnce(&Inner) -> T + Send + 'static,
     ) -> Result<T, HashError> {
         let (done, result) = oneshot::channel();
+        let load = self.load.clone();
         let job: Job = Box::new(move |inner| {
+            let start = std::time::Instant::now();
             let _ = done.send(job(inner));
+            let nanos = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            load.nanos.fetch_add(nanos, Ordering::Relaxed);
         });
         let stopped = || HashError("the hashing threads have stopped".into());
+        let _queued = Queued::enter(&self.load.jobs);
         self.jobs.send(job).map_err(|_| stopped())?;
         result.await.map_err(|_| stopped())
     }

@@ -5,7 +5,7 @@ pub mod pepper;
 pub mod sealer;
 pub mod tokens;
 
-pub use hasher::{Hasher, Verified};
+pub use hasher::{HashStats, Hasher, Verified};
 pub use sealer::Sealer;
 pub use tokens::{Claims, TokenKeys};
 

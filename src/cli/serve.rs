@@ -2,13 +2,21 @@
 
 use crate::app::App;
 use crate::config::Config;
+use crate::telemetry::LogFormat;
 
 /// Builds the app, shows a generated admin password once, serves until SIGINT/SIGTERM.
-pub async fn run(mut config: Config) -> Result<(), String> {
+pub async fn run(mut config: Config, log_format: LogFormat) -> Result<(), String> {
     config.admin_password = std::env::var("ROSTER_ADMIN_PASSWORD")
         .ok()
         .filter(|p| !p.is_empty());
     let plain_public = plain_http_on_public_address(&config);
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        commit = env!("ROSTER_COMMIT"),
+        settings = %summary(&config),
+        "starting roster {}",
+        crate::VERSION
+    );
     let app = App::build(config).await?;
     if plain_public {
         tracing::warn!(
@@ -43,12 +51,51 @@ pub async fn run(mut config: Config) -> Result<(), String> {
         );
     }
     tracing::info!(address = %app.local_addr(), "listening");
-    eprintln!("Roster listening on http://{}", app.local_addr());
+    if log_format == LogFormat::Pretty {
+        // For the operator's terminal; JSON logs must stay one object per line.
+        eprintln!("Roster listening on http://{}", app.local_addr());
+    }
     app.serve(shutdown_signal())
         .await
         .map_err(|e| e.to_string())?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The effective settings in one line, secrets as `set`/`none` and URLs without passwords;
+/// never an email.
+fn summary(config: &Config) -> String {
+    let set = |present: bool| if present { "set" } else { "none" };
+    let rules = &config.rules;
+    let pepper = rules.password_pepper_file.is_some()
+        || std::env::var("ROSTER_PASSWORD_PEPPER").is_ok_and(|v| !v.is_empty());
+    format!(
+        "listen={} database={} tls={} public_url={} allowed_origins={} registration={} \
+         password_policy={:?} argon2={}KiB/{}/{} hash_concurrency={} token_ttl={} \
+         session_max_age={} trust_proxy={} secure_cookie={} admin_key={} pepper={} \
+         admin_password={} locales={}",
+        config.listen,
+        crate::telemetry::mask_url(&config.store.database_url),
+        config.tls_cert.is_some(),
+        config.public_url.as_deref().unwrap_or("-"),
+        config.allowed_origins.len(),
+        config.allow_registration,
+        rules.password_policy,
+        rules.argon2_memory_kib,
+        rules.argon2_iterations,
+        rules.argon2_lanes,
+        rules
+            .hash_concurrency
+            .map_or("cores".into(), |n| n.to_string()),
+        config.token_ttl,
+        config.session_max_age,
+        config.trust_proxy,
+        config.secure_cookie,
+        set(config.admin_key.is_some()),
+        set(pepper),
+        set(config.admin_password.is_some()),
+        rules.locales.join(","),
+    )
 }
 
 /// Plain HTTP is for loopback and for running behind a TLS proxy (`security.md`, *Transport*).

@@ -5,6 +5,7 @@ mod ensims;
 pub mod extract;
 mod guard;
 mod health;
+pub mod metrics;
 pub mod origin;
 pub mod request_id;
 mod userapi;
@@ -61,7 +62,12 @@ pub fn router(state: AppState, limits: Limits) -> Router {
 pub fn router_with(state: AppState, limits: Limits, origins: OriginPolicy) -> Router {
     let guard = guard::Guard::new(origins, state.trust_proxy);
     let cors = guard.has_allowed_origins();
+    let observed = std::sync::Arc::new(metrics::Metrics::new(
+        state.accounts.clone(),
+        state.trust_proxy,
+    ));
     let mut app = routes(state)
+        .merge(metrics_route(observed.clone()))
         .layer(DefaultBodyLimit::max(limits.body_limit))
         .layer(from_fn_with_state(guard.clone(), guard::csrf));
     if cors {
@@ -94,6 +100,7 @@ pub fn router_with(state: AppState, limits: Limits, origins: OriginPolicy) -> Ro
             HeaderValue::from_static("max-age=31536000; includeSubDomains"),
         ));
     }
+    app = app.layer(from_fn_with_state(observed, metrics::observe));
     app.layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
         // Method, route and request id only: never headers (cookies) or bodies (passwords).
         let route = req
@@ -122,6 +129,25 @@ async fn time_limit(req: Request, next: axum::middleware::Next) -> axum::respons
     }
 }
 
+/// The `OpenAPI` 3.1 description of every route of both dialects (hand-written; a test checks
+/// it against the route table).
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// `GET /openapi.json`.
+async fn openapi() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+}
+
+fn metrics_route(metrics: std::sync::Arc<metrics::Metrics>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::metrics))
+        .with_state(metrics)
+}
+
+// Every path literal of this function must be in `openapi.json` (a test reads this file).
 fn routes(state: AppState) -> Router {
     // Only uploads may carry more than the general body limit.
     let upload_limit = usize::try_from(state.files.limits().upload_limit).unwrap_or(usize::MAX);
@@ -161,7 +187,46 @@ fn routes(state: AppState) -> Router {
         .route("/userapi.do", any(userapi::dispatch))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/openapi.json", get(openapi))
         .fallback(ensims::not_found)
         .method_not_allowed_fallback(ensims::method_not_allowed)
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    /// The path literals of the route table (`fn routes` and the extra routes of this file).
+    fn route_literals() -> Vec<String> {
+        let source = include_str!("mod.rs");
+        let table = &source[source.find("fn routes(").expect("the route table")..];
+        let table = &table[..table.find("\n}\n").expect("its end")];
+        let extra = ["/metrics"];
+        table
+            .split(['(', ','])
+            .filter_map(|part| part.trim().strip_prefix("\"/"))
+            .filter_map(|rest| rest.split_once('"').map(|(path, _)| format!("/{path}")))
+            // axum's catch-all `{*name}` is OpenAPI's `{name}`.
+            .map(|path| path.replace("{*", "{"))
+            .chain(extra.iter().map(|s| (*s).to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn every_route_of_the_router_is_in_the_openapi_document() {
+        let doc: Value = serde_json::from_str(super::OPENAPI).expect("valid JSON");
+        assert_eq!(doc["openapi"], "3.1.0");
+        let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+        let literals = route_literals();
+        assert!(literals.len() > 10, "{literals:?}");
+        for literal in literals {
+            assert!(
+                paths
+                    .iter()
+                    .any(|p| p.ends_with(&literal) || p.starts_with(&format!("{literal}/"))),
+                "route {literal} is not in src/http/openapi.json"
+            );
+        }
+    }
 }

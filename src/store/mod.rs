@@ -267,6 +267,24 @@ pub trait Store: Send + Sync + 'static {
 
     /// The secret stored under `name`, if any; unlike [`Store::secret`] it never stores one.
     async fn secret_if_any(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
+
+    /// The connections of each pool, for metrics (none where the backend has no pool).
+    fn pool_use(&self) -> Vec<PoolUse> {
+        Vec::new()
+    }
+}
+
+/// How one connection pool is used, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    /// Which pool: `writer` or `reader`.
+    pub pool: &'static str,
+    /// Connections open (idle or in use).
+    pub open: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+    /// The most the pool opens.
+    pub max: u32,
 }
 
 /// Opens the store a URL names: `sqlite://…` (created if missing) or `postgres://…`.

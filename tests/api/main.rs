@@ -2,8 +2,11 @@
 //! runs twice, on SQLite and on PostgreSQL (a throwaway cluster this process starts).
 // Test fixtures are built the most direct way: LDIF and SMTP text with `format!`, fixed
 // byte arrays for file contents, and short names for the replies of one call and the next.
-#![allow(clippy::format_push_string, clippy::large_stack_arrays, clippy::similar_names)]
-
+#![allow(
+    clippy::format_push_string,
+    clippy::large_stack_arrays,
+    clippy::similar_names
+)]
 // Helpers take values where that reads best at the call site; scenario tests read top to
 // bottom in one function.
 #![allow(clippy::needless_pass_by_value, clippy::too_many_lines)]
@@ -17,6 +20,7 @@ mod helpers;
 mod ldap;
 mod limits;
 mod multi_instance;
+mod observability;
 mod pg;
 mod pg_tls;
 mod slapd;

@@ -35,7 +35,10 @@ impl FromRequestParts<AppState> for Session {
             .or_else(|| bearer_token(&parts.headers))
             .ok_or(EnsimsError::unauthorized())?;
         match state.accounts.authenticate(token).await {
-            Ok(ctx) => Ok(Session(ctx)),
+            Ok(ctx) => {
+                crate::telemetry::note_account(ctx.account_id());
+                Ok(Session(ctx))
+            }
             Err(e @ crate::accounts::Error::Unauthorized) => {
                 let address = client_address(&parts.headers, &parts.extensions, state.trust_proxy);
                 tracing::info!(

@@ -48,7 +48,19 @@ pub async fn log_on(
     let issued = state
         .accounts
         .log_on(email, password, &addr.actor(Dialect::Ensims))
-        .await?;
+        .await;
+    // A check shared with an identical concurrent one is logged by that one's request only:
+    // each request notes its own outcome for its access line and the metrics.
+    match &issued {
+        Ok(issued) => {
+            crate::telemetry::note_outcome("logon_succeeded");
+            crate::telemetry::note_account(issued.account.id);
+        }
+        Err(accounts::Error::Throttled(_)) => crate::telemetry::note_outcome("throttled"),
+        Err(accounts::Error::BadCredentials) => crate::telemetry::note_outcome("logon_failed"),
+        Err(_) => {}
+    }
+    let issued = issued?;
     Ok(with_session(
         &state,
         "Logged in successfully!",

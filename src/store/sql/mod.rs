@@ -110,6 +110,16 @@ impl Store for Backend {
         reset_tokens::reset_token_account(self, token_hash, now).await
     }
 
+    fn pool_use(&self) -> Vec<crate::store::PoolUse> {
+        let of = |name, pool: &sqlx::Pool<Db>| crate::store::PoolUse {
+            pool: name,
+            open: pool.size(),
+            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+            max: pool.options().get_max_connections(),
+        };
+        vec![of("writer", &self.writer), of("reader", &self.reader)]
+    }
+
     async fn spend_reset_token(&self, token_hash: &str, now: i64) -> StoreResult<i64> {
         reset_tokens::spend_reset_token(self, token_hash, now).await
     }

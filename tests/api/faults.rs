@@ -473,3 +473,73 @@ async fn a_start_waits_for_a_postgres_that_comes_up_after_it() {
     let app = waiting.await.unwrap();
     app.log_on("admin@localhost", ADMIN_PASSWORD).await;
 }
+
+/// Sets or clears the immutable attribute (`chattr`): on ext4 even root's writes through
+/// files already open then fail, which is what a read-only database file means to a server
+/// that holds it open. `false` where the file system has no such attribute.
+fn immutable(paths: &[PathBuf], on: bool) -> bool {
+    let flag = if on { "+i" } else { "-i" };
+    paths.iter().all(|path| {
+        Command::new("chattr")
+            .arg(flag)
+            .arg(path)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+/// Clears the immutable attribute when dropped.
+struct Restore(Vec<PathBuf>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        immutable(&self.0, false);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_read_only_database_file_refuses_writes_until_it_is_writable_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("roster.db");
+    let url = format!("sqlite://{}", db.display());
+    let app = Arc::new(TestApp::spawn_on(&url, |_| {}).await);
+    let token = app.log_on("admin@localhost", ADMIN_PASSWORD).await;
+    let files = [db.clone(), dir.path().join("roster.db-wal")];
+    // Cleared whatever happens, so that the temp dir can be removed.
+    let _restore = Restore(files.to_vec());
+    if !immutable(&files, true) {
+        eprintln!("chattr +i is not supported here: the read-only test does not run");
+        return;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = write_load(&app, &token, &stop, "o");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let not_ready = ready(&app).await;
+    assert_eq!(
+        not_ready.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        not_ready.text
+    );
+    assert_eq!(
+        app.get("/users/api/user", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    stop.store(true, Ordering::Relaxed);
+    let during = collect(load).await;
+    assert!(immutable(&files, false), "chattr -i");
+    assert!(
+        during.unavailable > 0,
+        "the read-only file was never noticed"
+    );
+    let back = until_writable(&app, &token).await;
+    eprintln!(
+        "read-only: {} updates and {} users acknowledged, {} writes refused; writable again {back:?} later",
+        during.markers.len(),
+        during.users.len(),
+        during.unavailable
+    );
+    assert_eq!(ready(&app).await.status, StatusCode::OK);
+    drop(app);
+    assert_all_there(&url, &during).await;
+}

@@ -36,6 +36,7 @@ async fn burst(
 }
 
 fn assert_held(checks: u64, statuses: &[StatusCode]) {
+    eprintln!("burst of {} guesses: {checks} password checks", statuses.len());
     assert!(checks <= MAX_CHECKS, "{checks} password checks for one burst");
     let throttled = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
     assert!(throttled >= WRONG + 1 - MAX_CHECKS as usize, "only {throttled} refused: {statuses:?}");

@@ -140,7 +140,7 @@ fn check_admin_email(value: &str) -> Result<()> {
 impl Accounts {
     /// Basic authentication: the account's API token secret, else its password. A failure
     /// costs one Argon2 verification whatever the reason.
-    pub async fn authenticate_basic(
+    pub async fn check_basic_credential(
         &self,
         username: &str,
         secret: &str,
@@ -192,7 +192,7 @@ impl Accounts {
     }
 
     /// The configured admin key acts as the default administrator.
-    pub async fn authenticate_admin_key(&self, key: &str, actor: &Actor) -> Result<Caller> {
+    pub async fn check_admin_key(&self, key: &str, actor: &Actor) -> Result<Caller> {
         let admin = match self.account_by_username(super::manage::DEFAULT_ADMIN).await {
             Ok(account) => Some(account),
             Err(Error::NotFound) => None,

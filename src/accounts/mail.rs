@@ -3,7 +3,7 @@
 //! the account's owner; none carries a secret.
 
 use super::events::security_event;
-use super::{audit::rfc3339, Accounts, Error, Result, SessionCtx};
+use super::{audit_trail::rfc3339, Accounts, Error, Result, SessionCtx};
 use crate::domain::{Account, Actor, Email, FieldError, Role};
 use crate::mail::{Mail, Mailer};
 use crate::store::{Attempt, ThrottlePolicy};

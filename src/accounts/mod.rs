@@ -2,7 +2,7 @@
 //! management, password changes. Every business rule lives here or in `domain`, once.
 
 mod admin;
-mod audit;
+mod audit_trail;
 mod directory;
 mod events;
 pub mod files;
@@ -24,7 +24,7 @@ use crate::domain::{FieldError, PasswordPolicy, PolicyViolation, UniqueField};
 use crate::store::{Store, StoreError};
 
 pub use admin::{AdminUserInput, AdminUserUpdate, Caller, Via};
-pub use audit::{parse_rfc3339, rfc3339, unusual_purge, Purged, AUDIT_PAGE_MAX, LARGE_PURGE};
+pub use audit_trail::{parse_rfc3339, rfc3339, unusual_purge, Purged, AUDIT_PAGE_MAX, LARGE_PURGE};
 pub use files::{FileError, FileLimits, Files};
 pub use mail::{MESSAGE_MAX, SENDS_PER_HOUR, TITLE_MAX};
 pub use manage::{NewUser, DEFAULT_ADMIN};

@@ -4,7 +4,7 @@
 
 use super::admin::sha256_hex;
 use super::events::security_event;
-use super::{audit::rfc3339, Accounts, Error, Result};
+use super::{audit_trail::rfc3339, Accounts, Error, Result};
 use crate::domain::{email, Account, AccountKind, Actor, AuditAction, AuditRecord};
 use crate::mail::Mail;
 use crate::store::StoreError;

@@ -93,7 +93,7 @@ impl Accounts {
     }
 
     /// The live session a token names; `Unauthorized` for anything else.
-    pub async fn authenticate(&self, token: &str) -> Result<SessionCtx> {
+    pub async fn session_for_token(&self, token: &str) -> Result<SessionCtx> {
         let claims = self.tokens.verify(token).ok_or(Error::Unauthorized)?;
         let session = match self.sessions.get(&claims.jti) {
             Some(s) => s,

@@ -158,7 +158,7 @@ fn routes(state: AppState) -> Router {
         .route("/auth", post(ensims::log_on))
         .route("/logon", post(ensims::log_on))
         .route("/checkin", post(ensims::check_in))
-        .route("/logout", post(ensims::log_out))
+        .route("/logout", post(ensims::log_off))
         .route("/confirm", post(ensims::confirm))
         .route("/user", get(ensims::get_user).post(ensims::update_user))
         .route("/register", post(ensims::register))

@@ -34,7 +34,7 @@ impl FromRequestParts<AppState> for Session {
         let token = cookie_token(&parts.headers)
             .or_else(|| bearer_token(&parts.headers))
             .ok_or(EnsimsError::unauthorized())?;
-        match state.accounts.authenticate(token).await {
+        match state.accounts.session_for_token(token).await {
             Ok(ctx) => {
                 crate::telemetry::note_account(ctx.account_id());
                 Ok(Session(ctx))

@@ -101,7 +101,7 @@ pub async fn confirm(
 }
 
 /// `POST /users/api/logout`: any body is ignored.
-pub async fn log_out(
+pub async fn log_off(
     State(state): State<AppState>,
     Session(ctx): Session,
     addr: ClientAddr,

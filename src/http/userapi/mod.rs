@@ -62,7 +62,7 @@ pub async fn dispatch(
         Err(_) => Bytes::new(),
     };
     let actor = addr.actor(Dialect::UserApi);
-    let result = match authenticate(&state, &headers, &actor).await {
+    let result = match caller(&state, &headers, &actor).await {
         Err(fault) => Err(fault),
         Ok(caller) => {
             let actor = actor.as_account(caller.account.id, &caller.account.username);
@@ -132,20 +132,16 @@ async fn run(
     }
 }
 
-/// `x-authorization` (the admin key) or `Authorization: Basic`.
-async fn authenticate(
-    state: &AppState,
-    headers: &HeaderMap,
-    actor: &Actor,
-) -> Result<Caller, Fault> {
+/// Who calls: `x-authorization` (the admin key) or `Authorization: Basic`.
+async fn caller(state: &AppState, headers: &HeaderMap, actor: &Actor) -> Result<Caller, Fault> {
     if let Some(key) = headers.get("x-authorization") {
         let key = key.to_str().map_err(|_| Fault::AuthFailed)?;
-        return Ok(state.accounts.authenticate_admin_key(key, actor).await?);
+        return Ok(state.accounts.check_admin_key(key, actor).await?);
     }
     let (username, secret) = basic_credential(headers).ok_or(Fault::AuthFailed)?;
     Ok(state
         .accounts
-        .authenticate_basic(&username, &secret, actor)
+        .check_basic_credential(&username, &secret, actor)
         .await?)
 }
 

@@ -93,11 +93,13 @@ pub trait FileStore: Send + Sync {
 
 mod on_sqlite {
     type Db = sqlx::Sqlite;
+    use crate::store::sqlite::insert_audit;
     include!("files_sql.rs");
 }
 
 mod on_postgres {
     type Db = sqlx::Postgres;
+    use crate::store::postgres::insert_audit;
     include!("files_sql.rs");
 }
 

@@ -23,26 +23,6 @@ fn prefix_len(path: &str) -> i32 {
     path.chars().count() as i32 + 1
 }
 
-async fn insert_audit(tx: &mut Transaction<'_, Db>, record: &AuditRecord) -> StoreResult<()> {
-    let changes = super::super::rows::changes_column(&record.changes);
-    sqlx::query(
-        "INSERT INTO audit (at, actor_id, actor, dialect, address, action, account_id, \
-         username, changes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(record.at)
-    .bind(record.actor.id)
-    .bind(record.actor.name.as_deref())
-    .bind(record.actor.dialect.as_str())
-    .bind(record.actor.address.as_deref())
-    .bind(record.action.as_str())
-    .bind(record.account_id)
-    .bind(record.username.as_deref())
-    .bind(changes)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 /// Takes the account's row lock first (a write, so a SQLite transaction is a writer from
 /// its start and concurrent publishes of one account on PostgreSQL queue up for the quota
 /// check); `false` when the account is gone.

@@ -17,6 +17,9 @@ use crate::domain::Account;
 #[path = "sql/mod.rs"]
 mod sql;
 
+/// One audit record inside a transaction, for the file store too.
+pub(crate) use sql::insert_audit;
+
 /// The database the shared SQL in `sql/` is compiled for here.
 type Db = Postgres;
 /// The store the shared SQL in `sql/` implements [`super::Store`] for here.

@@ -23,7 +23,7 @@ use crate::domain::{Account, AccountPatch, Actor, AuditRecord, NewAccount, Sessi
 use crate::store::{Attempt, PasswordChange, Store, StoreResult, ThrottlePolicy};
 
 pub(super) use accounts::update_query;
-pub(super) use audit::insert_audit;
+pub(crate) use audit::insert_audit;
 
 #[async_trait]
 impl Store for Backend {

@@ -2,7 +2,7 @@
 
 use sqlx::QueryBuilder;
 
-use super::{Backend, Db};
+use super::{Backend, Db, Tx};
 use crate::domain::{Account, AccountPatch, Actor, AuditAction, Change, NewAccount, TextField};
 use crate::store::rows::{account_columns, record, AccountRow};
 use crate::store::{StoreError, StoreResult, Update};
@@ -195,17 +195,7 @@ pub(super) async fn set_jess(
     actor: &Actor,
 ) -> StoreResult<()> {
     let mut tx = s.writer.begin().await?;
-    let columns = account_columns();
-    let sql = format!(
-        "UPDATE accounts SET version = version + 1, updated_at = $1 WHERE id = $2 \
-         RETURNING {columns}"
-    );
-    let old: Option<AccountRow> = sqlx::query_as(&sql)
-        .bind(now)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let old = Account::from(old.ok_or(StoreError::NotFound)?);
+    let old = bump_version(&mut tx, id, now).await?;
     sqlx::query(
         "UPDATE accounts SET jess_user = $1, jess_secret = $2, use_jess = TRUE WHERE id = $3",
     )
@@ -229,4 +219,20 @@ pub(super) async fn set_jess(
     tx.commit().await?;
     s.cache.invalidate(id);
     Ok(())
+}
+
+/// Bumps an account's version inside `tx` (on PostgreSQL this locks its row for the rest of
+/// the transaction) and returns the account as it was before the change that follows.
+pub(super) async fn bump_version(tx: &mut Tx<'_>, id: i64, now: i64) -> StoreResult<Account> {
+    let columns = account_columns();
+    let sql = format!(
+        "UPDATE accounts SET version = version + 1, updated_at = $1 WHERE id = $2 \
+         RETURNING {columns}"
+    );
+    let row: Option<AccountRow> = sqlx::query_as(&sql)
+        .bind(now)
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(Account::from(row.ok_or(StoreError::NotFound)?))
 }

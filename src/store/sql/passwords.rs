@@ -1,9 +1,9 @@
 //! Passwords and API tokens: change, rehash, history, token check.
 
 use super::{Backend, Tx};
-use crate::domain::{Account, Actor, AuditAction, Change};
-use crate::store::rows::{account_columns, record, AccountRow};
-use crate::store::{PasswordChange, StoreError, StoreResult};
+use crate::domain::{Actor, AuditAction, Change};
+use crate::store::rows::record;
+use crate::store::{PasswordChange, StoreResult};
 
 /// Stores an API token (its secret's SHA-256 hex) of an account.
 pub(super) async fn insert_token(
@@ -30,17 +30,7 @@ pub(super) async fn set_password(
 ) -> StoreResult<()> {
     let mut tx = s.writer.begin().await?;
     // Locks the row (PostgreSQL) before the history is rewritten.
-    let columns = account_columns();
-    let sql = format!(
-        "UPDATE accounts SET version = version + 1, updated_at = $1 WHERE id = $2 \
-         RETURNING {columns}"
-    );
-    let account: Option<AccountRow> = sqlx::query_as(&sql)
-        .bind(now)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let account = Account::from(account.ok_or(StoreError::NotFound)?);
+    let account = super::accounts::bump_version(&mut tx, id, now).await?;
     let mut changes = vec![Change::secret("password", account.password_hash.is_some())];
     if change.api_token_hash.is_some() {
         changes.push(Change::secret("token", true));

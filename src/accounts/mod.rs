@@ -161,7 +161,9 @@ pub struct Settings {
 pub struct Accounts {
     store: Arc<dyn Store>,
     hasher: Hasher,
-    tokens: TokenKeys,
+    // Behind an `Arc`, like every field here: the service is cloned into each request's
+    // state, and the keys and their validation rules would otherwise be copied each time.
+    tokens: Arc<TokenKeys>,
     sealer: Arc<Sealer>,
     settings: Arc<Settings>,
     sessions: Arc<session_cache::SessionCache>,
@@ -187,7 +189,7 @@ impl Accounts {
         Ok(Accounts {
             store,
             hasher,
-            tokens: TokenKeys::new(&signing),
+            tokens: Arc::new(TokenKeys::new(&signing)),
             sealer: Arc::new(sealer),
             settings: Arc::new(settings),
             sessions: Arc::default(),

@@ -47,6 +47,17 @@ async fn start(db_url: &str) -> Server {
     }
 }
 
+/// Logs the default administrator on; the `session_token=…` pair to send back.
+async fn admin_cookie(client: &reqwest::Client, base: &str) -> String {
+    let logon = client
+        .post(format!("{base}/users/api/auth"))
+        .body(json!({"email": "admin@localhost", "password": ADMIN_PASSWORD}).to_string())
+        .send()
+        .await
+        .unwrap();
+    logon.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned()
+}
+
 const FIELDS: [&str; 4] = ["title", "company", "tel", "country"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -54,13 +65,7 @@ async fn acknowledged_updates_survive_a_sigkill() {
     let (url, _dir) = fresh_store(BACKEND).await;
     let mut server = start(&url).await;
     let client = reqwest::Client::new();
-    let logon = client
-        .post(format!("{}/users/api/auth", server.base))
-        .body(json!({"email": "admin@localhost", "password": ADMIN_PASSWORD}).to_string())
-        .send()
-        .await
-        .unwrap();
-    let cookie = logon.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let cookie = admin_cookie(&client, &server.base).await;
 
     let acked: Arc<[AtomicI64; 4]> = Arc::new(Default::default());
     let mut writers = Vec::new();
@@ -109,13 +114,7 @@ async fn an_upload_cut_by_a_sigkill_leaves_no_half_file_visible() {
     let (url, _dir) = fresh_store(BACKEND).await;
     let mut server = start(&url).await;
     let client = reqwest::Client::new();
-    let logon = client
-        .post(format!("{}/users/api/auth", server.base))
-        .body(json!({"email": "admin@localhost", "password": ADMIN_PASSWORD}).to_string())
-        .send()
-        .await
-        .unwrap();
-    let cookie = logon.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let cookie = admin_cookie(&client, &server.base).await;
     let addr = server.base.trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let head = format!(

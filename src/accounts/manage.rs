@@ -202,7 +202,6 @@ impl Accounts {
         if account.username.eq_ignore_ascii_case(DEFAULT_ADMIN) {
             return Err(Error::DefaultAdmin);
         }
-        self.sessions.forget_account(account.id);
         self.store.delete_account(account.id, now(), actor).await?;
         Ok(account)
     }

@@ -12,7 +12,6 @@ mod passwords;
 mod permissions;
 mod profile;
 mod reset;
-mod session_cache;
 mod sessions;
 mod throttle;
 
@@ -30,7 +29,6 @@ pub use mail::{MESSAGE_MAX, SENDS_PER_HOUR, TITLE_MAX};
 pub use manage::{NewUser, DEFAULT_ADMIN};
 pub use permissions::{Admin, PasswordGrant, UserView};
 pub use reset::{RESETS_PER_ADDRESS, RESETS_PER_EMAIL, RESET_TTL};
-pub use session_cache::SESSION_CACHE_TTL;
 pub use sessions::{IssuedSession, SessionCtx};
 
 /// What a use-case can refuse, in terms both dialects translate into their own replies.
@@ -166,7 +164,6 @@ pub struct Accounts {
     tokens: Arc<TokenKeys>,
     sealer: Arc<Sealer>,
     settings: Arc<Settings>,
-    sessions: Arc<session_cache::SessionCache>,
     flights: Arc<throttle::Flights>,
     directory: Option<crate::directory::DirectoryHandle>,
     mail: Option<Arc<mail::Outbox>>,
@@ -192,7 +189,6 @@ impl Accounts {
             tokens: Arc::new(TokenKeys::new(&signing)),
             sealer: Arc::new(sealer),
             settings: Arc::new(settings),
-            sessions: Arc::default(),
             flights: Arc::default(),
             directory: None,
             mail: None,
@@ -222,6 +218,12 @@ impl Accounts {
     /// Whether the store takes writes now; the reason when it does not.
     pub async fn ready(&self) -> std::result::Result<(), String> {
         self.store.ready().await.map_err(|e| e.to_string())
+    }
+
+    /// The link that keeps this instance's caches coherent with other instances'
+    /// (PostgreSQL); `None` without one (SQLite).
+    pub fn cache_link(&self) -> Option<crate::store::LinkState> {
+        self.store.cache_link()
     }
 
     /// Whether the store answers a query (the health check).

@@ -106,7 +106,6 @@ impl Accounts {
             history_depth: HISTORY_DEPTH - 1,
             api_token_hash,
         };
-        self.sessions.forget_account(account.id);
         let now = now();
         self.store
             .set_password(account.id, change, now, actor)

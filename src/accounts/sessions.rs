@@ -95,16 +95,10 @@ impl Accounts {
     /// The live session a token names; `Unauthorized` for anything else.
     pub async fn session_for_token(&self, token: &str) -> Result<SessionCtx> {
         let claims = self.tokens.verify(token).ok_or(Error::Unauthorized)?;
-        let session = match self.sessions.get(&claims.jti) {
-            Some(s) => s,
-            None => match self.store.session(&claims.jti).await {
-                Ok(s) => {
-                    self.sessions.put(s.clone());
-                    s
-                }
-                Err(StoreError::NotFound) => return Err(Error::Unauthorized),
-                Err(e) => return Err(e.into()),
-            },
+        let session = match self.store.cached_session(&claims.jti).await {
+            Ok(s) => s,
+            Err(StoreError::NotFound) => return Err(Error::Unauthorized),
+            Err(e) => return Err(e.into()),
         };
         if session.account_id != claims.uid || session.expires_at <= now() {
             return Err(Error::Unauthorized);
@@ -147,9 +141,8 @@ impl Accounts {
         self.rotate(ctx, account).await
     }
 
-    /// Ends the session server-side.
+    /// Ends the session server-side (the store drops it from every instance's cache).
     pub async fn log_off(&self, ctx: &SessionCtx, actor: &Actor) -> Result<()> {
-        self.sessions.forget(&ctx.session.id);
         let actor = Actor {
             id: Some(ctx.account_id()),
             ..actor.clone()
@@ -181,7 +174,6 @@ impl Accounts {
             id: random_token(18),
             ..ctx.session.clone()
         };
-        self.sessions.forget(&ctx.session.id);
         match self.store.rotate_session(&ctx.session.id, &session).await {
             Err(StoreError::NotFound) => Err(Error::Unauthorized),
             other => Ok(other?),

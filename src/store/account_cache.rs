@@ -1,22 +1,21 @@
-//! A short-lived cache of accounts read by id, for a store that only this process writes
-//! (SQLite). Every write through the store drops the entry; a write from another process
-//! (the CLI) is seen within [`ACCOUNT_CACHE_TTL`].
+//! A cache of accounts read by id. Every write through the store drops the entry here and,
+//! on PostgreSQL, on every other instance (see [`super::caches`]); an entry is served for
+//! [`super::caches::SHORT_TTL`] at most, or much longer while the notification link
+//! vouches for it.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use super::caches::{Link, ReadToken};
 use crate::domain::Account;
-
-/// How long an account read from the database is served from memory.
-pub const ACCOUNT_CACHE_TTL: Duration = Duration::from_millis(500);
 
 /// Entries above which the expired ones are swept.
 const SWEEP_ABOVE: usize = 20_000;
 
-/// Accounts by id; disabled for stores that other processes write (PostgreSQL).
+/// Accounts by id, each with the instant its read from the database began.
+#[derive(Default)]
 pub struct AccountCache {
-    enabled: bool,
     inner: Mutex<Inner>,
 }
 
@@ -29,68 +28,56 @@ struct Inner {
 }
 
 impl AccountCache {
-    /// A cache that serves entries (`enabled`) or never does.
-    pub fn new(enabled: bool) -> AccountCache {
-        AccountCache {
-            enabled,
-            inner: Mutex::default(),
-        }
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The cached account, if fresh.
-    pub fn get(&self, id: i64) -> Option<Account> {
-        if !self.enabled {
-            return None;
-        }
+    /// The cached account, if still fresh by the link's rule.
+    pub fn get(&self, id: i64, link: &Link) -> Option<Account> {
+        let ttl = link.ttl();
         let inner = self.lock();
         inner
             .entries
             .get(&id)
-            .filter(|(_, at)| at.elapsed() < ACCOUNT_CACHE_TTL)
+            .filter(|(_, at)| at.elapsed() < ttl)
             .map(|(a, _)| a.clone())
     }
 
-    /// The generation to pass to [`AccountCache::put`] after reading from the database.
-    pub fn generation(&self) -> u64 {
-        if self.enabled {
-            self.lock().generation
-        } else {
-            0
-        }
+    /// To take right before reading from the database, and pass to [`AccountCache::put`].
+    pub fn token(&self) -> ReadToken {
+        ReadToken::new(self.lock().generation)
     }
 
-    /// Caches an account read at `generation`, unless something was written since.
-    pub fn put(&self, generation: u64, account: &Account) {
-        if !self.enabled {
-            return;
-        }
+    /// Caches an account read under `token`, unless something was invalidated since.
+    pub fn put(&self, token: ReadToken, account: &Account, link: &Link) {
         let mut inner = self.lock();
-        if inner.generation != generation {
+        if inner.generation != token.generation {
             return;
         }
         if inner.entries.len() >= SWEEP_ABOVE {
-            inner
-                .entries
-                .retain(|_, (_, at)| at.elapsed() < ACCOUNT_CACHE_TTL);
+            let ttl = link.ttl();
+            inner.entries.retain(|_, (_, at)| at.elapsed() < ttl);
         }
         inner
             .entries
-            .insert(account.id, (account.clone(), Instant::now()));
+            .insert(account.id, (account.clone(), token.at));
     }
 
-    /// Drops an account after a write.
-    pub fn invalidate(&self, id: i64) {
-        if !self.enabled {
-            return;
-        }
+    /// Drops accounts after a write.
+    pub fn invalidate(&self, ids: &[i64]) {
         let mut inner = self.lock();
         inner.generation += 1;
-        inner.entries.remove(&id);
+        for id in ids {
+            inner.entries.remove(id);
+        }
+    }
+
+    /// Drops everything (the notification link came up: what was read before may be stale).
+    pub fn clear(&self) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        inner.entries.clear();
     }
 }

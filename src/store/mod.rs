@@ -2,20 +2,22 @@
 //! This is the only code that knows SQL.
 
 mod account_cache;
+mod caches;
 pub mod files;
 mod postgres;
 mod rows;
+mod session_cache;
 mod sqlite;
 
 use async_trait::async_trait;
 
 use crate::domain::{Account, AccountPatch, Actor, AuditRecord, NewAccount, Session};
 
-pub use account_cache::ACCOUNT_CACHE_TTL;
+pub use caches::{LinkState, LINKED_TTL, SHORT_TTL};
 pub use files::{FileRow, FileStore, NewFile, Published};
 // The vocabulary the store shares with the rest, defined in `domain`.
 pub use crate::domain::{ThrottlePolicy, UniqueField};
-pub use postgres::PostgresStore;
+pub use postgres::{PostgresStore, LINK_APPLICATION_NAME};
 pub use sqlite::SqliteStore;
 
 /// What can go wrong in the store (cloneable: one failed group commit answers each of
@@ -213,8 +215,12 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a new session.
     async fn create_session(&self, session: &Session) -> StoreResult<()>;
 
-    /// The live session with this id.
+    /// The live session with this id, read from the database.
     async fn session(&self, id: &str) -> StoreResult<Session>;
+
+    /// The live session with this id, from the session cache while it is fresh (every
+    /// revocation through any instance drops it: see `caches`).
+    async fn cached_session(&self, id: &str) -> StoreResult<Session>;
 
     /// Replaces session `old` by `new` atomically; `NotFound` if `old` was already gone.
     async fn rotate_session(&self, old: &str, new: &Session) -> StoreResult<()>;
@@ -267,6 +273,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// The secret stored under `name`, if any; unlike [`Store::secret`] it never stores one.
     async fn secret_if_any(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
+
+    /// The link that keeps the caches coherent across instances (PostgreSQL); `None` for a
+    /// backend without one.
+    fn cache_link(&self) -> Option<LinkState> {
+        None
+    }
 
     /// The connections of each pool, for metrics (none where the backend has no pool).
     fn pool_use(&self) -> Vec<PoolUse> {

@@ -1,16 +1,15 @@
 //! The PostgreSQL backend: one pool shared by any number of Roster instances.
 
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{Database, PgPool, Postgres, TransactionManager};
 use tokio_rustls::rustls;
 
-use super::account_cache::AccountCache;
-use super::rows::{account_columns, update_record, AccountRow};
-use super::{StoreError, StoreResult, Update};
-use crate::domain::Account;
+use super::caches::{Caches, Changed, Link, CHANNEL};
+use super::{StoreResult, Update};
 
 // The same SQL is compiled once per backend on purpose: that is how it is written once.
 #[allow(clippy::duplicate_mod)]
@@ -31,12 +30,36 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// enough that many instances fit in PostgreSQL's default `max_connections` (100).
 const POOL_SIZE: u32 = 16;
 
+/// Committers working in parallel: while one waits for its `COMMIT`, the next batch is
+/// applied; their row locks (taken in id order) keep batches that share an account in order.
+const COMMITTERS: usize = 4;
+
+/// The `application_name` of the notification connection (to find it in
+/// `pg_stat_activity`).
+pub const LINK_APPLICATION_NAME: &str = "roster-cache-link";
+
+/// How often the notification connection is checked with a round trip.
+const HEARTBEAT: Duration = Duration::from_millis(150);
+/// How long a heartbeat may take before the connection is given up and made again.
+const HEARTBEAT_WAIT: Duration = Duration::from_secs(2);
+
 /// A PostgreSQL database; reads and writes share one pool.
 pub struct PostgresStore {
     writer: PgPool,
     reader: PgPool,
-    // Other instances write the same rows: every read goes to the database.
-    cache: AccountCache,
+    updates: sql::CommitQueue,
+    // Other instances write the same rows: entries live long only while the notification
+    // link tells this instance about their changes.
+    caches: Arc<Caches>,
+    link: OnceLock<tokio::task::AbortHandle>,
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        if let Some(link) = self.link.get() {
+            link.abort();
+        }
+    }
 }
 
 impl PostgresStore {
@@ -55,7 +78,11 @@ impl PostgresStore {
                 )
             })?;
             let err = match probe(url).await {
-                Ok(()) => return PostgresStore::open(url).await,
+                Ok(()) => {
+                    let store = PostgresStore::open(url).await?;
+                    store.start_link(url)?;
+                    return Ok(store);
+                }
                 Err(e) => e,
             };
             let message = connect_error(url, &err);
@@ -91,10 +118,33 @@ impl PostgresStore {
             .await
             .map_err(|e| connect_error(url, &e))?;
         Ok(PostgresStore {
+            updates: sql::CommitQueue::start(&pool, COMMITTERS),
             writer: pool.clone(),
             reader: pool,
-            cache: AccountCache::new(false),
+            caches: Arc::new(Caches::new(Link::for_postgres())),
+            link: OnceLock::new(),
         })
+    }
+
+    /// Listens for the other instances' changes on a connection of its own, so that the
+    /// caches serve entries longer than the short time-to-live (a server does this; a
+    /// one-off admin command does not need to).
+    fn start_link(&self, url: &str) -> Result<(), String> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| connect_error(url, &e))?
+            .application_name(LINK_APPLICATION_NAME);
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .idle_timeout(None)
+            .max_lifetime(None)
+            // The listener gives its connection back only when it is dropped (lost or
+            // stuck): never reuse it.
+            .after_release(|_, _| Box::pin(async { Ok(false) }))
+            .connect_lazy_with(options);
+        let task = tokio::spawn(keep_linked(pool, self.caches.clone()));
+        let _ = self.link.set(task.abort_handle());
+        Ok(())
     }
 
     /// The backend's own readiness: nothing beyond the probe write.
@@ -104,33 +154,98 @@ impl PostgresStore {
         Ok(())
     }
 
-    /// One partial update inside `tx`, with its audit record. The update itself is a
-    /// single statement: when it fails (a taken email) it has changed nothing, so the
-    /// transaction can go on without it.
-    async fn update_in(tx: &mut sqlx::Transaction<'_, Postgres>, u: &Update) -> StoreResult<()> {
-        let columns = account_columns();
-        let sql = format!("SELECT {columns} FROM accounts WHERE id = $1 FOR UPDATE");
-        let old: Option<AccountRow> = sqlx::query_as(&sql)
-            .bind(u.id)
-            .fetch_optional(&mut **tx)
-            .await?;
-        let old = Account::from(old.ok_or(StoreError::NotFound)?);
-        if u.expected_version.is_some_and(|v| v != old.version) {
-            return Err(StoreError::Stale);
-        }
-        sql::update_query(u).build().execute(&mut **tx).await?;
-        if let Some(audit) = update_record(u, &old) {
-            sql::insert_audit(tx, &audit).await?;
-        }
-        Ok(())
+    /// Row locks, taken in id order by the group commit.
+    const LOCK_ROWS: &'static str = " FOR UPDATE";
+
+    /// Queues the update for the next group commit and waits until that commit is durable.
+    async fn apply_update(&self, update: Update) -> StoreResult<()> {
+        self.updates.apply(update).await
     }
 
-    /// One transaction per update: PostgreSQL groups concurrent commits in its WAL flushes.
-    async fn apply_update(&self, update: Update) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
-        Self::update_in(&mut tx, &update).await?;
-        tx.commit().await?;
+    /// Tells the other instances, in the transaction: PostgreSQL delivers the notification
+    /// only if and when the transaction commits, after the change is visible. (Sent after
+    /// the commit instead, it would be lost if this process died in between, and another
+    /// instance would serve the old entry for the long time-to-live.)
+    async fn announce(
+        tx: &mut sqlx::Transaction<'_, Postgres>,
+        changed: &Changed,
+    ) -> StoreResult<()> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(changed.payload())
+            .execute(&mut **tx)
+            .await?;
         Ok(())
+    }
+}
+
+/// Keeps the notification link up for as long as the store lives: listens, applies what
+/// arrives, checks the connection with a heartbeat, and after a loss says so, lets the caches
+/// fall back to the short time-to-live, and connects again with back-off.
+async fn keep_linked(pool: PgPool, caches: Arc<Caches>) {
+    let mut pause = Duration::from_millis(100);
+    let mut lost_logged = false;
+    loop {
+        let (reason, was_up) = link_once(&pool, &caches).await;
+        caches.link.down(reason.clone());
+        if was_up {
+            pause = Duration::from_millis(100);
+            tracing::warn!(
+                %reason,
+                "the cache notification link to PostgreSQL was lost: changes made through \
+                 other instances are seen within 0.5 s (not at once) until it is back"
+            );
+            lost_logged = true;
+        } else if !lost_logged {
+            tracing::warn!(%reason, "cannot open the cache notification link to PostgreSQL yet");
+            lost_logged = true;
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// One connection's life as the link: why it ended, and whether it was up.
+async fn link_once(pool: &PgPool, caches: &Caches) -> (String, bool) {
+    let mut listener = match PgListener::connect_with(pool).await {
+        Ok(listener) => listener,
+        Err(e) => return (e.to_string(), false),
+    };
+    listener.eager_reconnect(false);
+    let listening = Instant::now();
+    match tokio::time::timeout(HEARTBEAT_WAIT, listener.listen(CHANNEL)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return (e.to_string(), false),
+        Err(_) => return ("no answer to LISTEN".into(), false),
+    }
+    // Whatever was cached before may have changed unannounced.
+    caches.link.up(listening);
+    caches.clear();
+    tracing::info!("cache notification link to PostgreSQL up: changes through other instances are seen at once");
+    let mut next_beat = Instant::now() + HEARTBEAT;
+    loop {
+        // Cancel-safe here: the connection is open, and a message is consumed only whole.
+        match tokio::time::timeout_at(next_beat.into(), listener.try_recv()).await {
+            Ok(Ok(Some(notification))) => caches.apply_payload(notification.payload()),
+            Ok(Ok(None)) => return ("the connection was closed".into(), true),
+            Ok(Err(e)) => return (e.to_string(), true),
+            Err(_) => {
+                let sent = Instant::now();
+                let beat = sqlx::query("SELECT 1").execute(&mut listener);
+                match tokio::time::timeout(HEARTBEAT_WAIT, beat).await {
+                    Ok(Ok(_)) => {
+                        // Notifications that came in during the round trip.
+                        while let Some(notification) = listener.next_buffered() {
+                            caches.apply_payload(notification.payload());
+                        }
+                        caches.link.confirm(sent);
+                    }
+                    Ok(Err(e)) => return (e.to_string(), true),
+                    Err(_) => return ("no answer to the heartbeat within 2 s".into(), true),
+                }
+                next_beat = sent + HEARTBEAT;
+            }
+        }
     }
 }
 

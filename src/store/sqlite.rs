@@ -1,7 +1,6 @@
 //! The embedded SQLite backend: WAL, `synchronous=FULL`, one writer, several readers, and
 //! group commit for partial updates.
 
-use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -9,13 +8,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Database, QueryBuilder, Sqlite, SqlitePool, TransactionManager};
-use tokio::sync::{mpsc, oneshot};
+use sqlx::{Database, Sqlite, SqlitePool, TransactionManager};
 
-use super::account_cache::AccountCache;
-use super::rows::{account_columns, changes_column, update_record, AccountRow};
+use super::caches::{Caches, Changed, Link};
 use super::{StoreError, StoreResult, Update};
-use crate::domain::{Account, AuditRecord};
 
 // The same SQL is compiled once per backend on purpose: that is how it is written once.
 #[allow(clippy::duplicate_mod)]
@@ -32,21 +28,14 @@ type Backend = SqliteStore;
 /// The SQLite schema's migrations.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-/// The most updates one commit carries.
-const GROUP_MAX: usize = 128;
-/// How many times the committer yields to gather a batch as large as the last one.
-const GATHER_YIELDS: usize = 16;
-
-type Job = (Update, oneshot::Sender<StoreResult<()>>);
-
 /// A SQLite database file with a single-connection write pool and a read pool.
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
-    updates: mpsc::Sender<Job>,
-    // Only this process writes through this store (the CLI aside), so reads by id may be
-    // served from memory for a moment.
-    cache: AccountCache,
+    updates: sql::CommitQueue,
+    // Only this process writes through this store (the CLI aside): no link, so entries
+    // live the short time-to-live.
+    caches: Arc<Caches>,
     file: Arc<FileGuard>,
 }
 
@@ -163,13 +152,13 @@ impl SqliteStore {
             .max_connections(2)
             .connect_with(options.read_only(true))
             .await?;
-        let (updates, queue) = mpsc::channel(4 * GROUP_MAX);
-        tokio::spawn(group_commit(writer.clone(), queue));
+        // One committer: there is one writer connection.
+        let updates = sql::CommitQueue::start(&writer, 1);
         Ok(SqliteStore {
             writer,
             reader,
             updates,
-            cache: AccountCache::new(true),
+            caches: Arc::new(Caches::new(Link::absent())),
             file,
         })
     }
@@ -179,15 +168,22 @@ impl SqliteStore {
         self.file.check().map_err(StoreError::Unavailable)
     }
 
+    /// No row locks: SQLite's one writer serialises transactions.
+    const LOCK_ROWS: &'static str = "";
+
     /// Queues the update for the next group commit and waits until that commit is on disk.
     async fn apply_update(&self, update: Update) -> StoreResult<()> {
-        let (done, result) = oneshot::channel();
-        let closed = || StoreError::Unavailable("the commit queue has stopped".into());
-        self.updates
-            .send((update, done))
-            .await
-            .map_err(|_| closed())?;
-        result.await.map_err(|_| closed())?
+        self.updates.apply(update).await
+    }
+
+    /// No other instance to tell: only this server writes the file (the CLI's writes are
+    /// seen within the short time-to-live).
+    #[allow(clippy::unused_async)]
+    async fn announce(
+        _tx: &mut sqlx::Transaction<'_, Sqlite>,
+        _changed: &Changed,
+    ) -> StoreResult<()> {
+        Ok(())
     }
 }
 
@@ -220,125 +216,4 @@ fn owner_only(path: &Path) -> Result<(), sqlx::Error> {
         }
         Err(e) => Err(e.into()),
     }
-}
-
-/// Commits queued updates together: one `COMMIT` (one fsync) for the batch, and only then
-/// the replies. An update refused cleanly (a taken email, a stale version: its one
-/// statement changed nothing) is left out; any other failure fails the whole batch.
-/// Concurrent updates thus share the cost of durability without weakening it.
-async fn group_commit(writer: SqlitePool, mut queue: mpsc::Receiver<Job>) {
-    let mut batch = Vec::with_capacity(GROUP_MAX);
-    let mut previous = 0;
-    while queue.recv_many(&mut batch, GROUP_MAX).await > 0 {
-        // Under load (the last batch was not alone), let the clients just answered send their
-        // next updates before committing: a few yields cost microseconds, a commit an fsync.
-        if previous > 1 {
-            for _ in 0..GATHER_YIELDS {
-                if batch.len() >= previous || batch.len() >= GROUP_MAX {
-                    break;
-                }
-                tokio::task::yield_now().await;
-                while batch.len() < GROUP_MAX {
-                    match queue.try_recv() {
-                        Ok(job) => batch.push(job),
-                        Err(_) => break,
-                    }
-                }
-            }
-        }
-        previous = batch.len();
-        let results = commit_batch(&writer, &batch).await;
-        for ((_, done), result) in batch.drain(..).zip(results) {
-            let _ = done.send(result);
-        }
-    }
-}
-
-/// The outcome of each update of the batch: its own refusal, or the batch's failure, or
-/// success once the `COMMIT` succeeded.
-async fn commit_batch(writer: &SqlitePool, batch: &[Job]) -> Vec<StoreResult<()>> {
-    match apply_batch(writer, batch).await {
-        Ok(results) => results,
-        Err(e) => {
-            tracing::error!(cause = %e, size = batch.len(), "group commit failed");
-            batch.iter().map(|_| Err(e.clone())).collect()
-        }
-    }
-}
-
-/// One transaction for the batch: the rows read in one query and kept current in memory
-/// (an account may be updated twice in one batch), one `UPDATE` per update, the audit
-/// records in one `INSERT`, one `COMMIT`.
-async fn apply_batch(writer: &SqlitePool, batch: &[Job]) -> StoreResult<Vec<StoreResult<()>>> {
-    let mut tx = writer.begin().await?;
-    let columns = account_columns();
-    let mut q =
-        QueryBuilder::<Sqlite>::new(format!("SELECT {columns} FROM accounts WHERE id IN ("));
-    let mut ids = q.separated(", ");
-    for (update, _) in batch {
-        ids.push_bind(update.id);
-    }
-    q.push(")");
-    let rows: Vec<AccountRow> = q.build_query_as().fetch_all(&mut *tx).await?;
-    let mut current: HashMap<i64, Account> = rows
-        .into_iter()
-        .map(Account::from)
-        .map(|a| (a.id, a))
-        .collect();
-    let mut results = Vec::with_capacity(batch.len());
-    let mut records = Vec::new();
-    for (update, _) in batch {
-        let Some(old) = current.get_mut(&update.id) else {
-            results.push(Err(StoreError::NotFound));
-            continue;
-        };
-        if update.expected_version.is_some_and(|v| v != old.version) {
-            results.push(Err(StoreError::Stale));
-            continue;
-        }
-        // One statement: when it fails (a taken email) it changed nothing.
-        match sql::update_query(update)
-            .build()
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from)
-        {
-            Err(refused @ StoreError::Conflict(_)) => results.push(Err(refused)),
-            Err(e) => return Err(e),
-            Ok(_) => {
-                records.extend(update_record(update, old));
-                update.patch.apply(old);
-                results.push(Ok(()));
-            }
-        }
-    }
-    insert_audits(&mut tx, &records).await?;
-    tx.commit().await?;
-    Ok(results)
-}
-
-/// Several audit records in one statement.
-async fn insert_audits(
-    tx: &mut sqlx::Transaction<'_, Sqlite>,
-    records: &[AuditRecord],
-) -> StoreResult<()> {
-    if records.is_empty() {
-        return Ok(());
-    }
-    let mut q = QueryBuilder::<Sqlite>::new(
-        "INSERT INTO audit (at, actor_id, actor, dialect, address, action, account_id, username, changes) ",
-    );
-    q.push_values(records, |mut row, r| {
-        row.push_bind(r.at)
-            .push_bind(r.actor.id)
-            .push_bind(r.actor.name.as_deref())
-            .push_bind(r.actor.dialect.as_str())
-            .push_bind(r.actor.address.as_deref())
-            .push_bind(r.action.as_str())
-            .push_bind(r.account_id)
-            .push_bind(r.username.as_deref())
-            .push_bind(changes_column(&r.changes));
-    });
-    q.build().execute(&mut **tx).await?;
-    Ok(())
 }

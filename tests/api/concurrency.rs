@@ -84,3 +84,53 @@ async fn join_all(tasks: Vec<tokio::task::JoinHandle<reqwest::StatusCode>>) -> V
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_updates_of_many_accounts_each_keep_their_version_bump_and_audit_record() {
+    const ACCOUNTS: usize = 8;
+    const EACH: usize = 12;
+    let app = Arc::new(TestApp::spawn(BACKEND).await);
+    let store = app.store().await;
+    let mut tokens = Vec::new();
+    let mut before = Vec::new();
+    for n in 0..ACCOUNTS {
+        let (name, email) = (format!("user{n}"), format!("user{n}@example.com"));
+        app.add_user(&name, &email).await;
+        tokens.push(Arc::new(app.log_on(&email, PASSWORD).await));
+        before.push(store.account_by_username(&name).await.unwrap().version);
+    }
+    // Every account gets EACH updates at once, all accounts together: the commit batches
+    // mix accounts and hold several updates of one account.
+    let mut tasks = Vec::new();
+    for k in 0..EACH {
+        for token in &tokens {
+            let (app, token) = (app.clone(), token.clone());
+            let field = text_fields()[k % 14];
+            let body = json!({ field: format!("{field}-{k}") }).to_string();
+            tasks.push(tokio::spawn(async move {
+                app.post("/users/api/user", &body, Some(&token)).await.status
+            }));
+        }
+    }
+    for status in join_all(tasks).await {
+        assert_eq!(status, reqwest::StatusCode::OK);
+    }
+    for n in 0..ACCOUNTS {
+        let name = format!("user{n}");
+        let account = store.account_by_username(&name).await.unwrap();
+        assert_eq!(account.version - before[n], EACH as i64, "{name}: one bump per update");
+        let updates = store
+            .audit_records(Some(&name), None, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.action == roster::domain::AuditAction::Update)
+            .count();
+        assert_eq!(updates, EACH, "{name}: one audit record per update");
+        let shown = app.account(&tokens[n]).await;
+        for k in 0..EACH {
+            let field = text_fields()[k % 14];
+            assert_eq!(shown[field], format!("{field}-{k}"), "{name}: {field} lost");
+        }
+    }
+}

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
+use roster::store::{LinkState, SHORT_TTL};
 use serde_json::json;
 
 use crate::helpers::{basic, fresh_store, Backend, TestApp, ADMIN_PASSWORD, PASSWORD};
@@ -254,4 +255,167 @@ async fn a_burst_of_guesses_split_over_two_instances_gets_at_most_five_checks() 
         "{checks} password checks across the two instances"
     );
     assert!(throttled >= 96, "only {throttled} refused");
+}
+
+/// Waits until `app`'s cache notification link is up.
+async fn linked(app: &TestApp) {
+    let start = Instant::now();
+    while app.accounts.cache_link() != Some(LinkState::Up) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the cache link never came up: {:?}",
+            app.accounts.cache_link()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A connection to the database behind the instances' back.
+async fn behind_the_back(url: &str) -> sqlx::PgPool {
+    sqlx::PgPool::connect(url)
+        .await
+        .expect("a direct connection")
+}
+
+#[tokio::test]
+async fn a_log_off_through_a_is_refused_by_b_through_the_notification_not_the_cache_lifetime() {
+    if crate::pg::cluster().is_none() {
+        return eprintln!("PostgreSQL not installed: skipped");
+    }
+    let (a, b, _dir) = pair().await;
+    linked(&a).await;
+    linked(&b).await;
+    let token = a.log_on("admin@localhost", ADMIN_PASSWORD).await;
+    assert_eq!(
+        b.get("/users/api/user", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    // Past the short lifetime: from now on only the link lets B keep serving its entry,
+    // for up to LINKED_TTL (30 s) unless told otherwise.
+    tokio::time::sleep(SHORT_TTL + Duration::from_millis(200)).await;
+    assert_eq!(
+        b.get("/users/api/user", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(b.accounts.cache_link(), Some(LinkState::Up));
+    assert_eq!(
+        a.post("/users/api/logout", "", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    let waited = until_status(&b, "/users/api/user", &token, StatusCode::UNAUTHORIZED).await;
+    eprintln!("B refused the session {waited:?} after the log off through A");
+    let ready = b.get("/readyz", None).await.json();
+    assert_eq!(ready["cache_link"], "up", "{ready}");
+}
+
+#[tokio::test]
+async fn while_linked_b_serves_its_cache_and_a_lost_link_drops_it_on_reconnection() {
+    if crate::pg::cluster().is_none() {
+        return eprintln!("PostgreSQL not installed: skipped");
+    }
+    let (a, b, _dir) = pair().await;
+    linked(&b).await;
+    let token = a.log_on("admin@localhost", ADMIN_PASSWORD).await;
+    assert_eq!(
+        b.get("/users/api/user", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    // Ended behind Roster's back (no notification): B goes on trusting its entry, and
+    // reads nothing from the database for it, well past the short lifetime.
+    let db = behind_the_back(&b.db_url).await;
+    sqlx::query("DELETE FROM sessions")
+        .execute(&db)
+        .await
+        .unwrap();
+    tokio::time::sleep(SHORT_TTL + Duration::from_millis(300)).await;
+    assert_eq!(
+        b.get("/users/api/user", Some(&token)).await.status,
+        StatusCode::OK,
+        "served from the cache the link vouches for"
+    );
+    // Cut the notification connections: the instances cannot know what they missed, so
+    // they drop their caches when the link is back.
+    let cut: Vec<(bool,)> = sqlx::query_as(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = $1 AND datname = current_database()",
+    )
+    .bind(roster::store::LINK_APPLICATION_NAME)
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(cut.len(), 2, "one link per instance");
+    until_status(&b, "/users/api/user", &token, StatusCode::UNAUTHORIZED).await;
+    linked(&b).await;
+    // And the new link carries notifications again.
+    let token = a.log_on("admin@localhost", ADMIN_PASSWORD).await;
+    assert_eq!(
+        b.get("/users/api/user", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    tokio::time::sleep(SHORT_TTL + Duration::from_millis(200)).await;
+    assert_eq!(
+        a.post("/users/api/logout", "", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    until_status(&b, "/users/api/user", &token, StatusCode::UNAUTHORIZED).await;
+}
+
+#[tokio::test]
+async fn a_dropped_link_falls_back_to_the_short_lifetime_says_so_and_recovers() {
+    // A cluster of its own: this test stops it.
+    let Some(cluster) = crate::pg::start(crate::pg::Options::default()) else {
+        return eprintln!("PostgreSQL not installed: skipped");
+    };
+    let url = cluster.fresh_database().await;
+    let a = TestApp::spawn_on(&url, |_| {}).await;
+    let b = TestApp::spawn_on(&url, |_| {}).await;
+    linked(&b).await;
+    let token = a.log_on("admin@localhost", ADMIN_PASSWORD).await;
+    assert_eq!(
+        b.get("/users/api/user", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    cluster.stop();
+    let start = Instant::now();
+    while b.accounts.cache_link() == Some(LinkState::Up) {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the loss went unnoticed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let Some(LinkState::Down(reason)) = b.accounts.cache_link() else {
+        panic!("no reason given");
+    };
+    assert!(!reason.is_empty());
+    // Past the short lifetime, B no longer trusts its entry: it asks the (stopped) database.
+    tokio::time::sleep(SHORT_TTL).await;
+    let status = b.get("/users/api/user", Some(&token)).await.status;
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not served from the cache"
+    );
+    let ready = b.get("/readyz", None).await.json();
+    assert_eq!(ready["cache_link"], "down", "{ready}");
+    assert!(
+        ready["cache_link_detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("0.5 s")),
+        "{ready}"
+    );
+    cluster.resume();
+    linked(&b).await;
+    linked(&a).await;
+    assert_eq!(
+        b.get("/users/api/user", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    tokio::time::sleep(SHORT_TTL + Duration::from_millis(200)).await;
+    assert_eq!(
+        a.post("/users/api/logout", "", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    until_status(&b, "/users/api/user", &token, StatusCode::UNAUTHORIZED).await;
+    assert_eq!(b.get("/readyz", None).await.json()["cache_link"], "up");
 }

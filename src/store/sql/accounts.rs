@@ -4,6 +4,7 @@ use sqlx::QueryBuilder;
 
 use super::{Backend, Db, Tx};
 use crate::domain::{Account, AccountPatch, Actor, AuditAction, Change, NewAccount, TextField};
+use crate::store::caches::Changed;
 use crate::store::rows::{account_columns, record, AccountRow};
 use crate::store::{StoreError, StoreResult, Update};
 
@@ -107,10 +108,11 @@ pub(super) async fn create_account(
 }
 
 pub(super) async fn account_by_id(s: &Backend, id: i64) -> StoreResult<Account> {
-    if let Some(account) = s.cache.get(id) {
+    let caches = &s.caches;
+    if let Some(account) = caches.accounts.get(id, &caches.link) {
         return Ok(account);
     }
-    let generation = s.cache.generation();
+    let token = caches.accounts.token();
     let columns = account_columns();
     let sql = format!("SELECT {columns} FROM accounts WHERE id = $1");
     let row: Option<AccountRow> = sqlx::query_as(&sql)
@@ -118,7 +120,7 @@ pub(super) async fn account_by_id(s: &Backend, id: i64) -> StoreResult<Account> 
         .fetch_optional(&s.reader)
         .await?;
     let account = row.map(Account::from).ok_or(StoreError::NotFound)?;
-    s.cache.put(generation, &account);
+    caches.accounts.put(token, &account, &caches.link);
     Ok(account)
 }
 
@@ -157,8 +159,9 @@ pub(super) async fn update_account(
         now,
         actor: actor.clone(),
     };
+    // The committer announces the change to the other instances inside its transaction.
     let result = s.apply_update(update).await;
-    s.cache.invalidate(id);
+    s.caches.apply(&Changed::accounts(vec![id]));
     result
 }
 
@@ -181,8 +184,11 @@ pub(super) async fn delete_account(
         &record(now, actor, AuditAction::Delete, &gone, Vec::new()),
     )
     .await?;
+    // Its sessions went with it (foreign key cascade).
+    let notice = Changed::account_and_sessions(id);
+    Backend::announce(&mut tx, &notice).await?;
     tx.commit().await?;
-    s.cache.invalidate(id);
+    s.caches.apply(&notice);
     Ok(())
 }
 
@@ -216,8 +222,10 @@ pub(super) async fn set_jess(
         &record(now, actor, AuditAction::JessLink, &old, changes),
     )
     .await?;
+    let notice = Changed::accounts(vec![id]);
+    Backend::announce(&mut tx, &notice).await?;
     tx.commit().await?;
-    s.cache.invalidate(id);
+    s.caches.apply(&notice);
     Ok(())
 }
 

@@ -4,12 +4,14 @@
 //! This directory is ordinary Rust compiled once per backend: `sqlite.rs` and `postgres.rs`
 //! each declare it with `#[path = "sql/mod.rs"] mod sql;` next to two aliases, `Db` (the
 //! backend's sqlx database) and `Backend` (its store struct, with `writer` and `reader`
-//! pools, a `cache`, and the methods `check_health` and `apply_update`), and a `MIGRATOR`.
+//! pools, `caches`, the methods `check_health`, `apply_update` and `announce` and the
+//! constant `LOCK_ROWS`), and a `MIGRATOR`.
 //! One file per concern holds plain `async fn`s taking `&Backend`; the trait impl below
 //! only delegates to them.
 
 mod accounts;
 mod audit;
+mod batch;
 mod passwords;
 mod reset_tokens;
 mod secrets;
@@ -22,8 +24,9 @@ use super::{Backend, Db, MIGRATOR};
 use crate::domain::{Account, AccountPatch, Actor, AuditRecord, NewAccount, Session};
 use crate::store::{Attempt, PasswordChange, Store, StoreResult, ThrottlePolicy};
 
-pub(super) use accounts::update_query;
+use accounts::update_query;
 pub(crate) use audit::insert_audit;
+pub(super) use batch::CommitQueue;
 
 #[async_trait]
 impl Store for Backend {
@@ -145,6 +148,14 @@ impl Store for Backend {
 
     async fn session(&self, id: &str) -> StoreResult<Session> {
         sessions::session(self, id).await
+    }
+
+    async fn cached_session(&self, id: &str) -> StoreResult<Session> {
+        sessions::cached_session(self, id).await
+    }
+
+    fn cache_link(&self) -> Option<crate::store::LinkState> {
+        self.caches.link.state()
     }
 
     async fn rotate_session(&self, old: &str, new: &Session) -> StoreResult<()> {

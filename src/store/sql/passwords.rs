@@ -2,6 +2,7 @@
 
 use super::{Backend, Tx};
 use crate::domain::{Actor, AuditAction, Change};
+use crate::store::caches::Changed;
 use crate::store::rows::record;
 use crate::store::{PasswordChange, StoreResult};
 
@@ -80,19 +81,29 @@ pub(super) async fn set_password(
         .bind(change.keep_session)
         .execute(&mut *tx)
         .await?;
+    // The kept session is dropped from the caches too: it is read again, once.
+    let notice = Changed::account_and_sessions(id);
+    Backend::announce(&mut tx, &notice).await?;
     tx.commit().await?;
-    s.cache.invalidate(id);
+    s.caches.apply(&notice);
     Ok(())
 }
 
 pub(super) async fn rehash_password(s: &Backend, id: i64, old: &str, new: &str) -> StoreResult<()> {
-    sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
-        .bind(new)
-        .bind(id)
-        .bind(old)
-        .execute(&s.writer)
-        .await?;
-    s.cache.invalidate(id);
+    let mut tx = s.writer.begin().await?;
+    let done =
+        sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
+            .bind(new)
+            .bind(id)
+            .bind(old)
+            .execute(&mut *tx)
+            .await?;
+    let notice = Changed::accounts(vec![id]);
+    if done.rows_affected() > 0 {
+        Backend::announce(&mut tx, &notice).await?;
+    }
+    tx.commit().await?;
+    s.caches.apply(&notice);
     Ok(())
 }
 

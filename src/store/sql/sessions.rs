@@ -2,6 +2,7 @@
 
 use super::Backend;
 use crate::domain::{Actor, AuditAction, AuditRecord, Session};
+use crate::store::caches::Changed;
 use crate::store::rows::SessionRow;
 use crate::store::{StoreError, StoreResult};
 
@@ -27,6 +28,17 @@ pub(super) async fn session(s: &Backend, id: &str) -> StoreResult<Session> {
     row.map(Session::from).ok_or(StoreError::NotFound)
 }
 
+pub(super) async fn cached_session(s: &Backend, id: &str) -> StoreResult<Session> {
+    let caches = &s.caches;
+    if let Some(session) = caches.sessions.get(id, &caches.link) {
+        return Ok(session);
+    }
+    let token = caches.sessions.token();
+    let found = session(s, id).await?;
+    caches.sessions.put(token, found.clone(), &caches.link);
+    Ok(found)
+}
+
 pub(super) async fn rotate_session(s: &Backend, old: &str, new: &Session) -> StoreResult<()> {
     let mut tx = s.writer.begin().await?;
     let gone = sqlx::query("DELETE FROM sessions WHERE id = $1 AND account_id = $2")
@@ -35,6 +47,7 @@ pub(super) async fn rotate_session(s: &Backend, old: &str, new: &Session) -> Sto
         .execute(&mut *tx)
         .await?;
     if gone.rows_affected() == 0 {
+        s.caches.sessions.forget(old);
         return Err(StoreError::NotFound);
     }
     sqlx::query(
@@ -46,7 +59,10 @@ pub(super) async fn rotate_session(s: &Backend, old: &str, new: &Session) -> Sto
     .bind(new.expires_at)
     .execute(&mut *tx)
     .await?;
+    let notice = Changed::sessions(new.account_id);
+    Backend::announce(&mut tx, &notice).await?;
     tx.commit().await?;
+    s.caches.apply(&notice);
     Ok(())
 }
 
@@ -62,7 +78,11 @@ pub(super) async fn delete_session(
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
-    let (account_id,) = gone.ok_or(StoreError::NotFound)?;
+    let Some((account_id,)) = gone else {
+        // Ended through another instance: this one may not have heard yet.
+        s.caches.sessions.forget(id);
+        return Err(StoreError::NotFound);
+    };
     let audit = AuditRecord {
         at: now,
         actor: actor.clone(),
@@ -72,7 +92,10 @@ pub(super) async fn delete_session(
         changes: Vec::new(),
     };
     super::insert_audit(&mut tx, &audit).await?;
+    let notice = Changed::sessions(account_id);
+    Backend::announce(&mut tx, &notice).await?;
     tx.commit().await?;
+    s.caches.apply(&notice);
     Ok(())
 }
 

@@ -1,10 +1,14 @@
-//! `cargo bench --bench load -- [--users N] [--connections C] [--seconds T] [--database-url URL]`
+//! `cargo bench --bench load -- [--users N] [--connections C] [--seconds T] [--database-url URL]
+//! [--instances I]`
 //!
 //! Starts `roster serve` (release build) on a temporary SQLite store (or the PostgreSQL
-//! database given), seeds N users, then drives C keep-alive connections for T seconds per
+//! database given; with `--instances 2` or more, that many servers on it, the connections
+//! spread over them), seeds N users, then drives C keep-alive connections for T seconds per
 //! operation from a one-thread load generator on loopback, and prints requests/s, latency
 //! percentiles and errors per operation, the server's peak RSS, and the same load against a
-//! trivial axum route that returns a JSON object of the size of `GET /users/api/user`.
+//! trivial axum route that returns a JSON object of the size of `GET /users/api/user`. With
+//! several instances it also measures how long a log off through the first takes to be
+//! refused by the second (20 trials: median and max).
 
 use std::process::{Child, Command, Stdio};
 use std::rc::Rc;
@@ -24,6 +28,7 @@ struct Args {
     connections: usize,
     seconds: u64,
     database_url: Option<String>,
+    instances: usize,
 }
 
 fn args() -> Args {
@@ -32,6 +37,7 @@ fn args() -> Args {
         connections: 32,
         seconds: 10,
         database_url: None,
+        instances: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -41,6 +47,7 @@ fn args() -> Args {
             "--connections" => args.connections = value().parse().expect("--connections C"),
             "--seconds" => args.seconds = value().parse().expect("--seconds T"),
             "--database-url" => args.database_url = Some(value()),
+            "--instances" => args.instances = value().parse().expect("--instances I"),
             _ => {} // cargo passes --bench
         }
     }
@@ -156,10 +163,11 @@ async fn connect(port: u16) -> hyper::client::conn::http1::SendRequest<Full<Byte
     sender
 }
 
-/// Drives `connections` keep-alive connections for `seconds`; `make(conn, k)` gives the
-/// k-th request of connection `conn`. A reply other than 200 counts as an error.
+/// Drives `connections` keep-alive connections for `seconds`, connection `conn` to
+/// `ports[conn % ports.len()]`; `make(conn, k)` gives the k-th request of connection `conn`.
+/// A reply other than 200 counts as an error.
 async fn drive(
-    port: u16,
+    ports: Vec<u16>,
     connections: usize,
     seconds: f64,
     make: Rc<dyn Fn(usize, u64) -> Call>,
@@ -169,6 +177,7 @@ async fn drive(
     let mut tasks = Vec::new();
     for conn in 0..connections {
         let make = make.clone();
+        let port = ports[conn % ports.len()];
         tasks.push(tokio::task::spawn_local(async move {
             let mut stats = Stats::default();
             let mut sender = connect(port).await;
@@ -252,33 +261,29 @@ async fn run(args: Args) {
         .database_url
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
-    let port = free_port();
-    let server = Process(
-        Command::new(env!("CARGO_BIN_EXE_roster"))
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--database-url",
-                &url,
-            ])
-            .env("ROSTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("ROSTER_ADMIN_KEY", ADMIN_KEY)
-            .env("ROSTER_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("roster starts"),
+    assert!(
+        args.instances == 1 || args.database_url.is_some(),
+        "--instances above 1 needs a shared --database-url (PostgreSQL)"
     );
-    wait_ready(port).await;
+    // The first migrates the database; the others start on it once it is up.
+    let mut servers = Vec::new();
+    let mut ports = Vec::new();
+    for _ in 0..args.instances.max(1) {
+        let port = free_port();
+        servers.push(serve(&url, port));
+        wait_ready(port).await;
+        ports.push(port);
+    }
+    let port = ports[0];
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     println!(
-        "machine: {cores} cores; store: {}; {} users; {} connections; {} s per operation",
+        "machine: {cores} cores; store: {}; {} instance(s); {} users; {} connections; {} s per operation",
         if args.database_url.is_some() {
             "PostgreSQL"
         } else {
             "SQLite (temp file)"
         },
+        args.instances,
         args.users,
         args.connections,
         args.seconds
@@ -331,7 +336,7 @@ async fn run(args: Args) {
     println!("| operation                          |     req/s |      p50 |      p90 |      p99 | errors |");
     println!("|------------------------------------|-----------|----------|----------|----------|--------|");
     let mut logon = drive(
-        port,
+        ports.clone(),
         conns,
         secs,
         Rc::new(move |c, k| {
@@ -343,7 +348,7 @@ async fn run(args: Args) {
     println!("{}", logon.line("log on (POST /users/api/auth)"));
     let c2 = cookies.clone();
     let mut get = drive(
-        port,
+        ports.clone(),
         conns,
         secs,
         Rc::new(move |c, _| {
@@ -354,7 +359,7 @@ async fn run(args: Args) {
     println!("{}", get.line("read (GET /users/api/user)"));
     let c3 = cookies.clone();
     let mut update = drive(
-        port,
+        ports.clone(),
         conns,
         secs,
         Rc::new(move |c, k| {
@@ -366,7 +371,7 @@ async fn run(args: Args) {
     .await;
     println!("{}", update.line("partial update (POST /users/api/user)"));
     let mut admin_update = drive(
-        port,
+        ports.clone(),
         conns,
         secs,
         Rc::new(move |c, k| {
@@ -385,7 +390,7 @@ async fn run(args: Args) {
     // GET latency while log-ons keep every core busy hashing.
     let storm_conns = 8.min(conns);
     let storm = tokio::task::spawn_local(drive(
-        port,
+        ports.clone(),
         storm_conns,
         secs,
         Rc::new(move |c, k| {
@@ -395,7 +400,7 @@ async fn run(args: Args) {
     ));
     let c4 = cookies.clone();
     let mut during = drive(
-        port,
+        ports.clone(),
         conns - storm_conns,
         secs,
         Rc::new(move |c, _| {
@@ -406,8 +411,13 @@ async fn run(args: Args) {
     let mut storm = storm.await.unwrap();
     println!("{}", during.line("read during a log-on storm"));
     println!("{}", storm.line("  (the storm's log-ons)"));
-    let rss = peak_rss_mib(server.0.id());
-    drop(server);
+    let revocation = if ports.len() > 1 {
+        Some(revocation_seen_elsewhere(ports[0], ports[1]).await)
+    } else {
+        None
+    };
+    let rss = peak_rss_mib(servers[0].0.id());
+    drop(servers);
 
     // The ceiling: the same load on a trivial route returning a JSON object of the same size.
     let echo_port = free_port();
@@ -424,7 +434,7 @@ async fn run(args: Args) {
     );
     wait_ready(echo_port).await;
     let mut echo = drive(
-        echo_port,
+        vec![echo_port],
         conns,
         secs,
         Rc::new(|_, _| Call::new(Method::GET, "/echo")),
@@ -440,6 +450,14 @@ async fn run(args: Args) {
     let hash_bound = cores as f64 / verification;
     let logon_rate = logon.latencies.len() as f64 / logon.elapsed.as_secs_f64();
     println!();
+    if let Some(trials) = revocation {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        println!(
+            "log off through instance A refused by instance B after (20 trials): median {:.1} ms, max {:.1} ms",
+            ms(trials[trials.len() / 2]),
+            ms(trials[trials.len() - 1])
+        );
+    }
     println!("server peak RSS: {rss:.1} MiB");
     println!(
         "GET as a fraction of the ceiling: {:.0}%",
@@ -448,6 +466,62 @@ async fn run(args: Args) {
     println!("one verification: {:.1} ms", verification * 1000.0);
     println!("log on as a fraction of the hash-bound limit ({hash_bound:.0}/s = {cores} cores / one verification): {:.0}%", logon_rate / hash_bound * 100.0);
     println!("log on as a fraction of {cores} verification loops run side by side here ({parallel:.0}/s): {:.0}%", logon_rate / parallel * 100.0);
+}
+
+/// Starts `roster serve` on `url`, listening on `port`.
+fn serve(url: &str, port: u16) -> Process {
+    Process(
+        Command::new(env!("CARGO_BIN_EXE_roster"))
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--database-url",
+                url,
+            ])
+            .env("ROSTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("ROSTER_ADMIN_KEY", ADMIN_KEY)
+            .env("ROSTER_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("roster starts"),
+    )
+}
+
+/// 20 trials, sorted: log on through A, read through B (B caches the session), log off
+/// through A, then read through B as fast as it answers until it refuses; the time from
+/// A's reply to the log off to B's first refusal.
+async fn revocation_seen_elsewhere(a: u16, b: u16) -> Vec<Duration> {
+    let (mut to_a, mut to_b) = (connect(a).await, connect(b).await);
+    let mut trials = Vec::new();
+    for trial in 0..20 {
+        let call = Call::new(Method::POST, "/users/api/auth").body(credential(trial));
+        let (status, _, headers) = round_trip(&mut to_a, a, &call).await.expect("log on");
+        assert_eq!(status, StatusCode::OK);
+        let cookie = headers["set-cookie"].to_str().unwrap();
+        let cookie = cookie.split(';').next().unwrap().to_owned();
+        let read = Call::new(Method::GET, "/users/api/user").header("cookie", cookie.clone());
+        let (status, _, _) = round_trip(&mut to_b, b, &read).await.expect("read");
+        assert_eq!(status, StatusCode::OK, "B serves A's session");
+        let log_off = Call::new(Method::POST, "/users/api/logout").header("cookie", cookie);
+        let (status, _, _) = round_trip(&mut to_a, a, &log_off).await.expect("log off");
+        assert_eq!(status, StatusCode::OK);
+        let ended = Instant::now();
+        loop {
+            let (status, _, _) = round_trip(&mut to_b, b, &read).await.expect("read");
+            if status == StatusCode::UNAUTHORIZED {
+                break;
+            }
+            assert!(
+                ended.elapsed() < Duration::from_secs(5),
+                "B never refused it"
+            );
+        }
+        trials.push(ended.elapsed());
+    }
+    trials.sort();
+    trials
 }
 
 /// Verifications per second with `cores` verifications always in flight and nothing else

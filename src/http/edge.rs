@@ -53,7 +53,10 @@ pub(super) async fn edge(State(edge): State<Arc<Edge>>, mut req: Request, next: 
         request_id = id.to_str().unwrap_or("-")
     );
     let method = req.method().clone();
-    let address = edge.guard.client_address(&req);
+    // Only the access log needs it, and formatting it is not free.
+    let address = tracing::enabled!(target: "access", tracing::Level::INFO)
+        .then(|| edge.guard.client_address(&req))
+        .flatten();
     let mut response = async {
         let work = guarded(&edge, req, next);
         let mut response = edge.metrics.observe(&method, route, address, work).await;

@@ -424,3 +424,88 @@ async fn completions_and_the_manual_page_are_printed() {
         assert!(page.contains(word), "the page lacks {word}");
     }
 }
+
+/// Runs `roster ARGS` on a pseudo-terminal (`script` from util-linux): answers each prompt
+/// in `answers` once the prompt is shown; everything the terminal showed, and the status.
+fn on_a_terminal(dir: &Path, url: &str, args: &str, answers: &[(&str, &str)]) -> (String, bool) {
+    use std::io::{Read, Write};
+    let command = format!("{} {args}", env!("CARGO_BIN_EXE_roster"));
+    let mut child = std::process::Command::new("script")
+        .args(["-qefc", &command, "/dev/null"])
+        .current_dir(dir)
+        .env("ROSTER_DATABASE_URL", url)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("script(1) from util-linux runs");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let (send, got) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        while let Ok(n @ 1..) = stdout.read(&mut buf) {
+            if send.send(buf[..n].to_vec()).is_err() {
+                return;
+            }
+        }
+    });
+    let mut shown = String::new();
+    let read_until = |shown: &mut String, needle: &str, from: usize| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !shown[from..].contains(needle) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match got.recv_timeout(left) {
+                Ok(bytes) => shown.push_str(&String::from_utf8_lossy(&bytes)),
+                Err(_) => panic!("no {needle:?} on the terminal: {shown}"),
+            }
+        }
+    };
+    let mut from = 0;
+    for (prompt, answer) in answers {
+        read_until(&mut shown, prompt, from);
+        from = shown.len();
+        // The prompt is on the terminal, so echo is off by now.
+        stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
+    }
+    let status = child.wait().unwrap();
+    while let Ok(bytes) = got.recv_timeout(Duration::from_millis(500)) {
+        shown.push_str(&String::from_utf8_lossy(&bytes));
+    }
+    (shown, status.success())
+}
+
+#[tokio::test]
+async fn on_a_terminal_passwords_are_prompted_twice_without_echo() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let envs = [("ROSTER_DATABASE_URL", url.as_str()), ADMIN];
+    serve(dir.path(), &envs, &[]).expect("first start").stop();
+
+    let secret = "Pr0mpt!secret";
+    let (shown, ok) = on_a_terminal(
+        dir.path(),
+        &url,
+        "user add --username tty --email tty@example.com",
+        &[("Password: ", secret), ("Password again: ", secret)],
+    );
+    assert!(ok, "{shown}");
+    assert!(shown.contains("Created 'tty'"), "{shown}");
+    assert!(!shown.contains(secret), "the password was echoed: {shown}");
+
+    let (shown, ok) = on_a_terminal(
+        dir.path(),
+        &url,
+        "user set-password tty",
+        &[
+            ("Password: ", "N3w!secret-1"),
+            ("Password again: ", "N3w!secret-2"),
+        ],
+    );
+    assert!(!ok && shown.contains("differ"), "{shown}");
+    let server = serve(dir.path(), &envs, &[]).expect("start");
+    assert!(
+        logs_on(&server, "tty@example.com", secret).await,
+        "unchanged"
+    );
+}

@@ -83,6 +83,14 @@ pub async fn restore(url: &str, source: &Path) -> Result<Copied, String> {
     if !source.is_file() {
         return Err(format!("no backup file at {}", source.display()));
     }
+    let stale_wal = with_suffix(&target, "-wal");
+    if !target.exists() && stale_wal.exists() {
+        // SQLite would replay it into the restored file.
+        return Err(format!(
+            "{} is left from a database that is gone; move it away first (nothing was changed)",
+            shown(&stale_wal)
+        ));
+    }
     let partial = beside(&target, ".restoring")?;
     let result = async {
         // Checked on a private copy: the backup itself is never opened for writing.

@@ -455,10 +455,10 @@ fn on_a_terminal(dir: &Path, url: &str, args: &str, answers: &[(&str, &str)]) ->
         let deadline = Instant::now() + Duration::from_secs(30);
         while !shown[from..].contains(needle) {
             let left = deadline.saturating_duration_since(Instant::now());
-            match got.recv_timeout(left) {
-                Ok(bytes) => shown.push_str(&String::from_utf8_lossy(&bytes)),
-                Err(_) => panic!("no {needle:?} on the terminal: {shown}"),
-            }
+            let bytes = got
+                .recv_timeout(left)
+                .unwrap_or_else(|e| panic!("no {needle:?} on the terminal ({e}): {shown}"));
+            shown.push_str(&String::from_utf8_lossy(&bytes));
         }
     };
     let mut from = 0;

@@ -47,7 +47,7 @@ pub async fn run(mut config: Config, log_format: LogFormat) -> Result<(), String
     {
         tracing::warn!(
             "the default administrator 'admin' has a generated password that was never shown \
-             (an earlier first start stopped before printing it): set one with \
+             (an earlier first start stopped, or could not write its file, before showing it): set one with \
              `roster user set-password admin`"
         );
     }
@@ -76,6 +76,7 @@ fn show_admin_password(database_url: &str, password: &str) -> bool {
         return true;
     }
     let path = admin_password_file(database_url);
+    let path = std::path::absolute(&path).unwrap_or(path);
     match write_owner_only(&path, password) {
         Ok(()) => {
             tracing::warn!(

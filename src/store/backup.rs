@@ -69,6 +69,7 @@ pub async fn backup(url: &str, dest: &Path) -> Result<Copied, String> {
         }),
         Err(e) => {
             let _ = std::fs::remove_file(&partial);
+            let _ = std::fs::remove_file(with_suffix(&partial, "-journal"));
             Err(e)
         }
     }

@@ -240,6 +240,14 @@ async fn a_backup_taken_under_write_load_restores_every_write_acknowledged_befor
         position >= floor && position < acked.attempted_positions,
         "position p{position}, acknowledged before the backup: p{floor}"
     );
+    println!(
+        "backup under load: {} creations acknowledged before the backup, {} in all, {m} \
+         restored; position p{floor} acknowledged before, p{position} restored, {} updates \
+         acknowledged in all",
+        users_before.len(),
+        acked.users.len(),
+        acked.positions.len()
+    );
     // The file, and a restored password hash that still logs on.
     let file = client
         .get(server.url("/users/api/files/notes/a.txt"))
@@ -301,6 +309,29 @@ async fn restore_checks_the_backup_and_keeps_the_database_it_replaces() {
     assert_eq!(std::fs::read(dir.path().join("roster.db")).unwrap(), before);
     let list = run(dir.path(), &envs, &["user", "list"], "");
     assert!(text(&list).contains("later"), "{}", text(&list));
+
+    // A backup from a newer Roster (a migration this one does not know) is refused.
+    let newer = dir.path().join("newer.db");
+    std::fs::copy(&good, &newer).unwrap();
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", newer.display()))
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, \
+         execution_time) VALUES (9999, 'from the future', TRUE, X'00', 1)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let out = run(dir.path(), &envs, &["restore", newer.to_str().unwrap()], "");
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("does not match this Roster's migrations"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(std::fs::read(dir.path().join("roster.db")).unwrap(), before);
 
     // The good backup replaces it; the replaced database is kept beside it.
     let out = run(dir.path(), &envs, &["restore", good.to_str().unwrap()], "");

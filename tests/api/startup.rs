@@ -103,6 +103,35 @@ async fn without_a_terminal_the_generated_password_goes_to_an_owner_only_file_na
 }
 
 #[tokio::test]
+async fn a_password_file_that_cannot_be_written_is_logged_without_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let envs = [("ROSTER_DATABASE_URL", url.as_str())];
+    // A directory where the file would go: it can be neither replaced nor created.
+    std::fs::create_dir(dir.path().join("roster.db.admin-password")).unwrap();
+    let mut first = serve(dir.path(), &envs, &[]).expect("the start goes on");
+    first.wait_for("never appears", Duration::from_millis(300));
+    let (log, stdout) = first.stop_with_stdout();
+    let line = log
+        .lines()
+        .find(|l| l.contains("cannot write its one-time password"))
+        .unwrap_or_else(|| panic!("an error names the file: {log}"));
+    assert!(
+        line.contains("ERROR") && line.contains("roster.db.admin-password"),
+        "{line}"
+    );
+    assert!(
+        !log.contains("one-time password: ") && stdout.is_empty(),
+        "{log}{stdout}"
+    );
+    let next = serve(dir.path(), &envs, &[]).expect("next start").stop();
+    assert!(
+        next.contains("never shown") && next.contains("roster user set-password admin"),
+        "{next}"
+    );
+}
+
+#[tokio::test]
 async fn on_a_terminal_the_generated_password_is_printed_on_stdout_and_never_logged() {
     let dir = tempfile::tempdir().unwrap();
     let url = sqlite_url(dir.path());

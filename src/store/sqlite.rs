@@ -30,7 +30,7 @@ type Db = Sqlite;
 /// The store the shared SQL in `sql/` implements [`super::Store`] for here.
 type Backend = SqliteStore;
 /// The SQLite schema's migrations.
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+pub(super) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// The most updates one commit carries.
 const GROUP_MAX: usize = 128;
@@ -326,7 +326,8 @@ async fn insert_audits(
         return Ok(());
     }
     let mut q = QueryBuilder::<Sqlite>::new(
-        "INSERT INTO audit (at, actor_id, actor, dialect, address, action, account_id, username, changes) ",
+        "INSERT INTO audit (at, actor_id, actor, dialect, address, action, account_id, username, \
+         username_key, changes) ",
     );
     q.push_values(records, |mut row, r| {
         row.push_bind(r.at)
@@ -337,6 +338,7 @@ async fn insert_audits(
             .push_bind(r.action.as_str())
             .push_bind(r.account_id)
             .push_bind(r.username.as_deref())
+            .push_bind(r.username.as_deref().map(crate::domain::username::key_of))
             .push_bind(changes_column(&r.changes));
     });
     q.build().execute(&mut **tx).await?;

@@ -21,6 +21,7 @@ mod ldap;
 mod limits;
 mod multi_instance;
 mod observability;
+mod operations;
 mod pg;
 mod pg_tls;
 mod slapd;

@@ -31,6 +31,10 @@ impl Store for Backend {
         secrets::migrate(self).await
     }
 
+    async fn migrations(&self) -> StoreResult<Vec<crate::store::MigrationState>> {
+        secrets::migrations(self).await
+    }
+
     async fn secret(&self, name: &str, fresh: &[u8]) -> StoreResult<Vec<u8>> {
         secrets::secret(self, name, fresh).await
     }
@@ -191,6 +195,10 @@ impl Store for Backend {
         limit: i64,
     ) -> StoreResult<Vec<AuditRecord>> {
         audit::audit_records(self, username, since, limit).await
+    }
+
+    async fn audit_name_known(&self, username: &str) -> StoreResult<bool> {
+        audit::audit_name_known(self, username).await
     }
 
     async fn purge_audit(&self, before: i64) -> StoreResult<u64> {

@@ -12,6 +12,7 @@
 #![allow(clippy::needless_pass_by_value, clippy::too_many_lines)]
 
 mod binary;
+mod browser;
 mod faults;
 mod files_at_rest;
 mod files_client;

@@ -22,6 +22,7 @@ mod ldap;
 mod limits;
 mod multi_instance;
 mod observability;
+mod pages;
 mod pg;
 mod pg_tls;
 mod slapd;
@@ -85,6 +86,9 @@ macro_rules! suite {
             }
             mod userapi_auth {
                 include!("userapi_auth.rs");
+            }
+            mod web_console {
+                include!("web_console.rs");
             }
         }
     };

@@ -163,8 +163,8 @@ async function main() {
       await logOnWithKeyboard(page, USER_EMAIL, USER_PASSWORD);
       await page.locator('#account-section').waitFor();
       assert.equal(await page.inputValue('#f-email'), USER_EMAIL);
-      assert.equal(await page.evaluate(() => document.activeElement.id), 'details-h',
-        'focus moves to the details');
+      // The page moves focus to the details once they and the files are loaded.
+      await page.waitForFunction(() => document.activeElement.id === 'details-h');
       await page.keyboard.press('Tab');
       const focused = await page.evaluate(() => ({
         id: document.activeElement.id,
@@ -369,6 +369,14 @@ async function main() {
       assert.equal((await logOn.json()).ok, true, 'carol logs on with the new email and password');
       await axe(admin, 'admin console, editing');
       await admin.screenshot({ path: path.join(SCREENSHOTS, 'admin.png'), fullPage: true });
+      await admin.setViewportSize({ width: 375, height: 740 });
+      const overflow = await admin.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      const wide = await admin.evaluate(() => [...document.querySelectorAll('body *')]
+        .filter((e) => !e.closest('.table-wrap') && e.getBoundingClientRect().right > window.innerWidth + 1)
+        .slice(0, 5).map((e) => `${e.tagName}#${e.id}.${e.className}`));
+      assert.ok(overflow <= 0, `the console is ${overflow}px wider than the phone: ${wide}`);
+      await axe(admin, 'admin console at phone width');
+      await admin.setViewportSize({ width: 1280, height: 720 });
     });
 
     await run('find a user, and delete one with confirmation', async () => {

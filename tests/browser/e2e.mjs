@@ -128,6 +128,7 @@ async function main() {
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+  console.log(`node ${process.version}, Chromium ${browser.version()}`);
   const api = await apiRequest.newContext({ baseURL: BASE });
   try {
     const userContext = await browser.newContext({ baseURL: BASE, acceptDownloads: true });

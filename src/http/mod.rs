@@ -8,6 +8,7 @@ mod guard;
 mod health;
 pub mod metrics;
 pub mod origin;
+mod pages;
 pub mod request_id;
 mod userapi;
 
@@ -98,9 +99,15 @@ fn routes(state: AppState) -> Router {
         .route("/confirm", post(ensims::confirm))
         .route("/user", get(ensims::get_user).post(ensims::update_user))
         .route("/register", post(ensims::register))
-        .route("/password", post(ensims::change_password))
+        .route(
+            "/password",
+            get(ensims::password_policy).post(ensims::change_password),
+        )
         .route("/send", post(ensims::mail::send))
-        .route("/reset", post(ensims::mail::reset))
+        .route(
+            "/reset",
+            get(ensims::mail::reset_status).post(ensims::mail::reset),
+        )
         .route("/reset/confirm", post(ensims::mail::confirm))
         .route(
             "/files",
@@ -124,6 +131,7 @@ fn routes(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(openapi))
+        .merge(pages::routes())
         .fallback(ensims::not_found)
         .method_not_allowed_fallback(ensims::method_not_allowed)
         .with_state(state)

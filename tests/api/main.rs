@@ -12,6 +12,7 @@
 #![allow(clippy::needless_pass_by_value, clippy::too_many_lines)]
 
 mod binary;
+mod browser;
 mod faults;
 mod files_at_rest;
 mod files_client;
@@ -22,6 +23,7 @@ mod limits;
 mod multi_instance;
 mod observability;
 mod operations;
+mod pages;
 mod pg;
 mod pg_tls;
 mod slapd;
@@ -85,6 +87,9 @@ macro_rules! suite {
             }
             mod userapi_auth {
                 include!("userapi_auth.rs");
+            }
+            mod web_console {
+                include!("web_console.rs");
             }
         }
     };

@@ -129,7 +129,8 @@ pub async fn run(cmd: UserCommand) -> Result<(), String> {
     }
 }
 
-async fn open(common: &Common) -> Result<Accounts, String> {
+/// The accounts of the configured store, with the operator's rights.
+pub(super) async fn open(common: &Common) -> Result<Accounts, String> {
     open_accounts(
         &common.store,
         &common.rules,

@@ -47,6 +47,8 @@ pub struct SqliteStore {
     // Only this process writes through this store (the CLI aside), so reads by id may be
     // served from memory for a moment.
     cache: AccountCache,
+    /// Marks for deep pages of the account list.
+    pages: super::page_index::PageIndex,
     file: Arc<FileGuard>,
 }
 
@@ -170,6 +172,7 @@ impl SqliteStore {
             reader,
             updates,
             cache: AccountCache::new(true),
+            pages: super::page_index::PageIndex::default(),
             file,
         })
     }

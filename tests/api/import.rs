@@ -15,6 +15,15 @@ use super::BACKEND;
 const PW: &str = "M0ved!pass";
 
 fn roster_import(app: &TestApp, lines: &[String], extra: &[&str]) -> Output {
+    roster_import_env(app, lines, extra, &[])
+}
+
+fn roster_import_env(
+    app: &TestApp,
+    lines: &[String],
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("users.jsonl");
     std::fs::write(&file, lines.join("\n") + "\n").unwrap();
@@ -24,6 +33,7 @@ fn roster_import(app: &TestApp, lines: &[String], extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_roster"))
         .args(&args)
         .env("ROSTER_DATABASE_URL", &app.db_url)
+        .envs(env.iter().copied())
         .output()
         .expect("the binary runs")
 }
@@ -73,6 +83,11 @@ fn django_hash(password: &str) -> String {
     format!("pbkdf2_sha256$1200$djangosalt12${digest}")
 }
 
+/// Whether the ENSIMS log-on accepts these credentials (it answers 200 either way).
+async fn logs_on(app: &TestApp, email: &str, password: &str) -> bool {
+    app.try_log_on(email, password).await.json()["ok"] == true
+}
+
 async fn stored_hash(app: &TestApp, username: &str) -> String {
     app.store()
         .await
@@ -105,22 +120,55 @@ async fn every_hash_format_logs_on_and_is_upgraded_to_argon2id() {
 
     for (name, given) in &users {
         let email = format!("{name}@moved.example");
-        assert_ne!(&stored_hash(&app, name).await, given, "{name} kept as foreign");
-        let wrong = app.try_log_on(&email, "Wr0ng!pass").await;
-        assert_ne!(wrong.status, 200, "{name}: a wrong password is refused");
+        // Stored in a form that names its scheme: Argon2 ones marked as made elsewhere.
+        let stored = stored_hash(&app, name).await;
+        let expected = if name.starts_with("argon2") {
+            format!("foreign:{given}")
+        } else {
+            given.clone()
+        };
+        assert_eq!(stored, expected, "{name}");
+        assert!(
+            !logs_on(&app, &email, "Wr0ng!pass").await,
+            "{name}: a wrong password is refused"
+        );
         let reply = app.try_log_on(&email, PW).await;
-        assert_eq!(reply.status, 200, "{name}: {}", reply.text);
+        assert_eq!(reply.json()["ok"], true, "{name}: {}", reply.text);
         assert_eq!(reply.json()["user"], "Mo");
         let upgraded = stored_hash(&app, name).await;
         assert!(
             upgraded.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
             "{name} upgraded: {upgraded}"
         );
-        let again = app.try_log_on(&email, PW).await;
-        assert_eq!(again.status, 200, "{name} after the upgrade");
+        assert!(logs_on(&app, &email, PW).await, "{name} after the upgrade");
     }
-    let plain = app.try_log_on("plain@moved.example", PW).await;
-    assert_eq!(plain.status, 200);
+    assert!(logs_on(&app, "plain@moved.example", PW).await);
+}
+
+#[tokio::test]
+async fn a_peppered_server_takes_unpeppered_argon2id_hashes_and_peppers_them_at_log_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let pepper = dir.path().join("pepper");
+    std::fs::write(&pepper, "import-pepper").unwrap();
+    let path = pepper.clone();
+    let app = TestApp::spawn_with(BACKEND, |c| c.rules.password_pepper_file = Some(path)).await;
+    // Made elsewhere with the server's very parameters, but without its pepper.
+    let params = argon2::Params::new(19456, 2, 1, None).unwrap();
+    let hash = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+        .hash_password(
+            PW.as_bytes(),
+            &SaltString::generate(&mut argon2::password_hash::rand_core::OsRng),
+        )
+        .unwrap()
+        .to_string();
+    let env = [("ROSTER_PASSWORD_PEPPER", "import-pepper")];
+    let out = roster_import_env(&app, &[line("pep", ("password_hash", &hash))], &[], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(logs_on(&app, "pep@moved.example", PW).await);
+    let upgraded = stored_hash(&app, "pep").await;
+    assert!(upgraded.starts_with("$argon2id$") && upgraded != hash);
+    assert!(logs_on(&app, "pep@moved.example", PW).await, "with the pepper now");
+    assert!(!logs_on(&app, "pep@moved.example", "Wr0ng!pass").await);
 }
 
 #[tokio::test]
@@ -154,7 +202,7 @@ async fn bad_lines_are_reported_by_number_and_skipped() {
     assert!(!err.contains(PW), "{err}");
     assert!(err.contains("2 created"), "{err}");
     for email in ["good1@moved.example", "good2@moved.example"] {
-        assert_eq!(app.try_log_on(email, PW).await.status, 200, "{email}");
+        assert!(logs_on(&app, email, PW).await, "{email}");
     }
     let store = app.store().await;
     assert!(store.account_by_username("dupmail").await.is_err());
@@ -218,17 +266,17 @@ async fn a_rerun_duplicates_nothing_and_update_overwrites() {
         app.store().await.account_by_username("r7").await.unwrap().version,
         2
     );
-    assert_eq!(app.try_log_on("r7@moved.example", PW).await.status, 200);
+    assert!(logs_on(&app, "r7@moved.example", PW).await);
 }
 
 #[tokio::test]
 async fn paging_through_get_users_returns_every_user_exactly_once() {
     let app = TestApp::spawn(BACKEND).await;
     let hash = bcrypt_hash("$2b$", PW);
-    // Names whose order differs from their order of creation.
-    let names: Vec<String> = (0..2600)
-        .map(|i| format!("p{:05}", (i * 7919) % 2600))
-        .collect();
+    // Names whose order differs from their order of creation; enough of them that pages
+    // past the offset where the store seeks through its page marks are read too.
+    let n: usize = 25_000;
+    let names: Vec<String> = (0..n).map(|i| format!("p{:05}", (i * 7919) % n)).collect();
     let lines: Vec<String> = names
         .iter()
         .map(|n| line(n, ("password_hash", &hash)))
@@ -240,31 +288,39 @@ async fn paging_through_get_users_returns_every_user_exactly_once() {
     let mut offset = 0;
     loop {
         let reply = app
-            .admin(&format!("getUsers&offset={offset}&limit=997"), "{}")
+            .admin(&format!("getUsers&offset={offset}&limit=1000"), "{}")
             .await;
         assert_eq!(reply.status, 200, "{}", reply.text);
         let json = reply.json();
-        assert_eq!(json["count"], 2601, "admin and the imported");
+        assert_eq!(json["count"], n + 1, "admin and the imported");
         let page = json["users"].as_array().unwrap().clone();
         if page.is_empty() {
             break;
         }
-        offset += page.len();
+        // Steps that do not fall on the marks (every 1000th name).
+        offset += page.len().min(997);
+        if page.len() > 997 {
+            seen.extend(page[..997].iter().map(|u| u["username"].as_str().unwrap().to_owned()));
+            continue;
+        }
         seen.extend(page.iter().map(|u| u["username"].as_str().unwrap().to_owned()));
     }
     let unique: BTreeSet<&String> = seen.iter().collect();
-    assert_eq!(seen.len(), 2601);
-    assert_eq!(unique.len(), 2601, "no user twice");
+    assert_eq!(seen.len(), n + 1);
+    assert_eq!(unique.len(), n + 1, "no user twice");
     let mut sorted = seen.clone();
     sorted.sort_by_key(|n| n.to_lowercase());
     assert_eq!(seen, sorted, "ordered by user name");
 
     // A page deep in the list, then one after a change in front of it.
-    let deep = app.admin("getUsers&offset=2000&limit=3", "{}").await.json();
-    assert_eq!(deep["users"][0]["username"], seen[2000].as_str());
+    let deep = app.admin("getUsers&offset=24000&limit=3", "{}").await.json();
+    assert_eq!(deep["users"][0]["username"], seen[24000].as_str());
     let out = roster_import(&app, &[line("a0000", ("password_hash", &hash))], &[]);
     assert!(out.status.success());
-    let shifted = app.admin("getUsers&offset=2001&limit=3", "{}").await.json();
-    assert_eq!(shifted["users"][0]["username"], seen[2000].as_str());
-    assert_eq!(shifted["count"], 2602);
+    let shifted = app.admin("getUsers&offset=24001&limit=3", "{}").await.json();
+    assert_eq!(shifted["users"][0]["username"], seen[24000].as_str());
+    assert_eq!(shifted["count"], n + 2);
+    let last = app.admin(&format!("getUsers&offset={}&limit=5", n + 1), "{}").await.json();
+    assert_eq!(last["users"].as_array().unwrap().len(), 1);
+    assert_eq!(last["users"][0]["username"], seen[n].as_str());
 }

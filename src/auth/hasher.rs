@@ -408,6 +408,41 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_imported_argon2_hash_is_checked_without_the_pepper_and_upgraded() {
+        let elsewhere = hasher(19456);
+        let made = elsewhere.hash("S3cret!pw").await.unwrap();
+        let peppered = Hasher::new(19456, 2, 1, Some(b"pepper".to_vec()), 1).unwrap();
+        assert!(elsewhere.is_own_form(&made));
+        assert!(
+            !peppered.is_own_form(&made),
+            "a peppered server cannot take it as its own"
+        );
+        assert!(
+            !hasher(20000).is_own_form(&made),
+            "nor one of other parameters"
+        );
+        let stored = format!("{}{made}", legacy::FOREIGN_ARGON2);
+        assert_eq!(
+            peppered.verify("S3cret!px", Some(&stored)).await.unwrap(),
+            Verified::No
+        );
+        let Verified::Yes { rehash: Some(new) } =
+            peppered.verify("S3cret!pw", Some(&stored)).await.unwrap()
+        else {
+            panic!("expected an upgrade");
+        };
+        assert_eq!(
+            peppered.verify("S3cret!pw", Some(&new)).await.unwrap(),
+            Verified::Yes { rehash: None }
+        );
+        assert_eq!(
+            elsewhere.verify("S3cret!pw", Some(&new)).await.unwrap(),
+            Verified::No,
+            "the new hash is peppered"
+        );
+    }
+
+    #[tokio::test]
     async fn a_pepper_changes_the_hash() {
         let peppered = Hasher::new(19456, 2, 1, Some(b"pepper".to_vec()), 1).unwrap();
         let hash = peppered.hash("S3cret!pw").await.unwrap();

@@ -3,6 +3,7 @@
 mod audit;
 mod backup;
 mod check_config;
+mod import;
 mod migrate;
 mod serve;
 mod user;
@@ -56,6 +57,8 @@ enum Command {
     Audit(audit::AuditOpts),
     /// Validate the settings and print the effective configuration, secrets masked.
     CheckConfig(Config),
+    /// Load accounts in bulk from a JSON-lines file (see the README's "Importing users").
+    Import(import::ImportOpts),
     /// Manage user accounts.
     #[command(subcommand)]
     User(user::UserCommand),
@@ -79,6 +82,7 @@ impl Cli {
             Command::Serve(config) => serve::run(config, self.log_format).await,
             Command::Migrate(opts) => migrate::run(opts).await,
             Command::User(cmd) => user::run(cmd).await,
+            Command::Import(opts) => import::run(opts).await,
             Command::Audit(opts) => audit::run(opts).await,
             Command::CheckConfig(config) => check_config::run(&config, &self.loaded),
             Command::Backup(opts) => backup::backup(opts).await,

@@ -187,7 +187,7 @@ async fn open(common: &Common) -> Result<Accounts, String> {
 }
 
 /// Opens the accounts under the server's hashing rules.
-async fn open_rules(rules: &Rules) -> Result<Accounts, String> {
+pub(super) async fn open_rules(rules: &Rules) -> Result<Accounts, String> {
     open_accounts(
         &rules.database.store(),
         &rules.rules,

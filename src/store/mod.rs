@@ -4,6 +4,7 @@
 mod account_cache;
 pub mod backup;
 pub mod files;
+mod page_index;
 mod postgres;
 mod rows;
 mod sqlite;
@@ -159,6 +160,30 @@ pub enum Attempt {
     Refused(i64),
 }
 
+/// What [`Store::import_accounts`] does with an account whose user name exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnConflict {
+    /// Leave the stored account as it is.
+    Skip,
+    /// Overwrite it with the imported values.
+    Update,
+}
+
+/// What became of one imported account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Imported {
+    /// Stored as a new account.
+    Created,
+    /// Its user name exists; left as it was (`OnConflict::Skip`).
+    Skipped,
+    /// Its user name exists; overwritten (`OnConflict::Update`).
+    Updated,
+    /// Its user name exists with these very values: nothing written.
+    Unchanged,
+    /// Its email belongs to another account: not stored.
+    EmailTaken,
+}
+
 /// Every persistent operation Roster needs; each call is atomic.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -182,6 +207,20 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
         actor: &Actor,
     ) -> StoreResult<Account>;
+
+    /// Stores a batch of imported accounts in one transaction with their audit records;
+    /// one outcome per account, in order.
+    async fn import_accounts(
+        &self,
+        batch: &[NewAccount],
+        on_conflict: OnConflict,
+        now: i64,
+        actor: &Actor,
+    ) -> StoreResult<Vec<Imported>>;
+
+    /// For each of `email_keys` held by an account: the email key and that account's user
+    /// name key.
+    async fn email_owners(&self, email_keys: &[String]) -> StoreResult<Vec<(String, String)>>;
 
     /// The account with this id.
     async fn account_by_id(&self, id: i64) -> StoreResult<Account>;

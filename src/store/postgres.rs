@@ -37,6 +37,8 @@ pub struct PostgresStore {
     reader: PgPool,
     // Other instances write the same rows: every read goes to the database.
     cache: AccountCache,
+    /// Marks for deep pages of the account list.
+    pages: super::page_index::PageIndex,
 }
 
 impl PostgresStore {
@@ -94,6 +96,7 @@ impl PostgresStore {
             writer: pool.clone(),
             reader: pool,
             cache: AccountCache::new(false),
+            pages: super::page_index::PageIndex::default(),
         })
     }
 

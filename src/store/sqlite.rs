@@ -13,9 +13,9 @@ use sqlx::{Database, QueryBuilder, Sqlite, SqlitePool, TransactionManager};
 use tokio::sync::{mpsc, oneshot};
 
 use super::account_cache::AccountCache;
-use super::rows::{account_columns, changes_column, update_record, AccountRow};
+use super::rows::{account_columns, update_record, AccountRow};
 use super::{StoreError, StoreResult, Update};
-use crate::domain::{Account, AuditRecord};
+use crate::domain::Account;
 
 // The same SQL is compiled once per backend on purpose: that is how it is written once.
 #[allow(clippy::duplicate_mod)]
@@ -24,6 +24,7 @@ mod sql;
 
 /// One audit record inside a transaction, for the file store too.
 pub(crate) use sql::insert_audit;
+use sql::insert_audits;
 
 /// The database the shared SQL in `sql/` is compiled for here.
 type Db = Sqlite;
@@ -47,6 +48,8 @@ pub struct SqliteStore {
     // Only this process writes through this store (the CLI aside), so reads by id may be
     // served from memory for a moment.
     cache: AccountCache,
+    /// Marks for deep pages of the account list.
+    pages: super::page_index::PageIndex,
     file: Arc<FileGuard>,
 }
 
@@ -170,6 +173,7 @@ impl SqliteStore {
             reader,
             updates,
             cache: AccountCache::new(true),
+            pages: super::page_index::PageIndex::default(),
             file,
         })
     }
@@ -315,32 +319,4 @@ async fn apply_batch(writer: &SqlitePool, batch: &[Job]) -> StoreResult<Vec<Stor
     insert_audits(&mut tx, &records).await?;
     tx.commit().await?;
     Ok(results)
-}
-
-/// Several audit records in one statement.
-async fn insert_audits(
-    tx: &mut sqlx::Transaction<'_, Sqlite>,
-    records: &[AuditRecord],
-) -> StoreResult<()> {
-    if records.is_empty() {
-        return Ok(());
-    }
-    let mut q = QueryBuilder::<Sqlite>::new(
-        "INSERT INTO audit (at, actor_id, actor, dialect, address, action, account_id, username, \
-         username_key, changes) ",
-    );
-    q.push_values(records, |mut row, r| {
-        row.push_bind(r.at)
-            .push_bind(r.actor.id)
-            .push_bind(r.actor.name.as_deref())
-            .push_bind(r.actor.dialect.as_str())
-            .push_bind(r.actor.address.as_deref())
-            .push_bind(r.action.as_str())
-            .push_bind(r.account_id)
-            .push_bind(r.username.as_deref())
-            .push_bind(r.username.as_deref().map(crate::domain::username::key_of))
-            .push_bind(changes_column(&r.changes));
-    });
-    q.build().execute(&mut **tx).await?;
-    Ok(())
 }

@@ -67,6 +67,9 @@ macro_rules! suite {
             mod hardening {
                 include!("hardening.rs");
             }
+            mod import {
+                include!("import.rs");
+            }
             mod pepper {
                 include!("pepper.rs");
             }

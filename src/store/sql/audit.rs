@@ -1,10 +1,35 @@
 //! The audit trail: append, read, purge.
 
-use super::{Backend, Tx};
+use super::{Backend, Db, Tx};
 use crate::domain::username::key_of;
 use crate::domain::AuditRecord;
 use crate::store::rows::{changes_column, AuditRow};
 use crate::store::StoreResult;
+
+/// Appends several audit records inside `tx` in one statement (group commit, import).
+pub(crate) async fn insert_audits(tx: &mut Tx<'_>, records: &[AuditRecord]) -> StoreResult<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let mut q = sqlx::QueryBuilder::<Db>::new(
+        "INSERT INTO audit (at, actor_id, actor, dialect, address, action, account_id, \
+         username, username_key, changes) ",
+    );
+    q.push_values(records, |mut row, r| {
+        row.push_bind(r.at)
+            .push_bind(r.actor.id)
+            .push_bind(r.actor.name.clone())
+            .push_bind(r.actor.dialect.as_str())
+            .push_bind(r.actor.address.clone())
+            .push_bind(r.action.as_str())
+            .push_bind(r.account_id)
+            .push_bind(r.username.clone())
+            .push_bind(r.username.as_deref().map(key_of))
+            .push_bind(changes_column(&r.changes));
+    });
+    q.build().execute(&mut **tx).await?;
+    Ok(())
+}
 
 /// Appends one audit record inside `tx`, so that it commits with the write it describes.
 pub(crate) async fn insert_audit(tx: &mut Tx<'_>, record: &AuditRecord) -> StoreResult<()> {

@@ -10,6 +10,7 @@
 
 mod accounts;
 mod audit;
+mod import;
 mod passwords;
 mod reset_tokens;
 mod secrets;
@@ -20,10 +21,15 @@ use async_trait::async_trait;
 
 use super::{Backend, Db, MIGRATOR};
 use crate::domain::{Account, AccountPatch, Actor, AuditRecord, NewAccount, Session};
-use crate::store::{Attempt, PasswordChange, Store, StoreResult, ThrottlePolicy};
+use crate::store::{
+    Attempt, Imported, OnConflict, PasswordChange, Store, StoreResult, ThrottlePolicy,
+};
 
 pub(super) use accounts::update_query;
 pub(crate) use audit::insert_audit;
+// Group commit's batches; a backend without group commit has no use for it.
+#[allow(unused_imports)]
+pub(crate) use audit::insert_audits;
 
 #[async_trait]
 impl Store for Backend {
@@ -50,6 +56,20 @@ impl Store for Backend {
         actor: &Actor,
     ) -> StoreResult<Account> {
         accounts::create_account(self, new, now, actor).await
+    }
+
+    async fn import_accounts(
+        &self,
+        batch: &[NewAccount],
+        on_conflict: OnConflict,
+        now: i64,
+        actor: &Actor,
+    ) -> StoreResult<Vec<Imported>> {
+        import::import_accounts(self, batch, on_conflict, now, actor).await
+    }
+
+    async fn email_owners(&self, email_keys: &[String]) -> StoreResult<Vec<(String, String)>> {
+        import::email_owners(self, email_keys).await
     }
 
     async fn account_by_id(&self, id: i64) -> StoreResult<Account> {

@@ -3,7 +3,9 @@
 //!
 //! Starts `roster serve` (release build) on a temporary SQLite store (or the PostgreSQL
 //! database given; with `--instances 2` or more, that many servers on it, the connections
-//! spread over them), seeds N users, then drives C keep-alive connections for T seconds per
+//! spread over them), seeds N users with `roster import` (printing its time and rate), prints
+//! `getUsers` latency at offset 0 and N-1000 and the database size per user, then drives C
+//! keep-alive connections for T seconds per
 //! operation from a one-thread load generator on loopback, and prints requests/s, latency
 //! percentiles and errors per operation, the server's peak RSS, and the same load against a
 //! trivial axum route that returns a JSON object of the size of `GET /users/api/user`. With
@@ -289,20 +291,31 @@ async fn run(args: Args) {
         args.seconds
     );
 
-    // Seed the users, 50 per createUser call.
-    let seeding = Instant::now();
+    // Seed the users through `roster import`: a JSON-lines file with one precomputed
+    // Argon2id hash (of the server's parameters, no pepper) shared by every user.
+    let import_secs = import_users(&url, dir.path(), args.users).await;
+    println!(
+        "imported {} users with roster import in {import_secs:.1} s ({:.0} users/s)",
+        args.users,
+        args.users as f64 / import_secs
+    );
     let mut admin = connect(port).await;
-    for start in (0..args.users).step_by(50) {
-        let items: Vec<String> = (start..(start + 50).min(args.users))
-            .map(|i| format!(r#"{{"username":"bench{i}","password":"{PASSWORD}","firstname":"B","lastname":"U","email":"bench{i}@example.com"}}"#))
-            .collect();
-        let call = Call::new(Method::POST, "/userapi.do?action=createUser")
-            .header("x-authorization", ADMIN_KEY)
-            .body(format!("[{}]", items.join(",")));
-        let (status, body, _) = round_trip(&mut admin, port, &call).await.expect("seeding");
-        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let deep = args.users.saturating_sub(1000);
+    for offset in [0, deep] {
+        let (first, p50) = get_users_latency(&mut admin, port, offset).await;
+        println!(
+            "getUsers at offset {offset} (limit 100): first {:.2} ms, then p50 {:.2} ms",
+            first * 1e3,
+            p50 * 1e3
+        );
     }
-    println!("seeded {} users in {:.1?}", args.users, seeding.elapsed());
+    let bytes = database_bytes(&url).await;
+    println!(
+        "database size: {:.1} MiB, {:.0} bytes per user ({} accounts with the admin)",
+        bytes as f64 / 1_048_576.0,
+        bytes as f64 / (args.users + 1) as f64,
+        args.users + 1
+    );
 
     // One session per connection, each for its own user.
     let mut cookies = Vec::new();
@@ -522,6 +535,81 @@ async fn revocation_seen_elsewhere(a: u16, b: u16) -> Vec<Duration> {
     }
     trials.sort();
     trials
+}
+
+/// Writes `users` accounts to a JSON-lines file and loads it with the release binary's
+/// `roster import`; the seconds the import took.
+async fn import_users(url: &str, dir: &std::path::Path, users: usize) -> f64 {
+    use std::io::Write;
+    let hasher = roster::auth::Hasher::new(19456, 2, 1, None, 1).unwrap();
+    let hash = hasher.hash(PASSWORD).await.unwrap();
+    let path = dir.join("users.jsonl");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    for i in 0..users {
+        writeln!(
+            file,
+            r#"{{"username":"bench{i}","email":"bench{i}@example.com","password_hash":"{hash}","firstname":"B","lastname":"U"}}"#
+        )
+        .unwrap();
+    }
+    file.flush().unwrap();
+    drop(file);
+    let start = Instant::now();
+    let status = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["import", &path.display().to_string(), "--database-url", url])
+        .env("ROSTER_LOG", "warn")
+        .stdout(Stdio::null())
+        .status()
+        .expect("roster import runs");
+    let secs = start.elapsed().as_secs_f64();
+    assert!(status.success(), "roster import failed");
+    let _ = std::fs::remove_file(&path);
+    secs
+}
+
+/// The first and the median latency of 30 `getUsers` calls at `offset`, seconds.
+async fn get_users_latency(
+    sender: &mut hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    port: u16,
+    offset: usize,
+) -> (f64, f64) {
+    let call = Call::new(
+        Method::GET,
+        format!("/userapi.do?action=getUsers&offset={offset}&limit=100"),
+    )
+    .header("x-authorization", ADMIN_KEY);
+    let mut samples = Vec::new();
+    for _ in 0..30 {
+        let start = Instant::now();
+        let (status, body, _) = round_trip(sender, port, &call).await.expect("getUsers");
+        samples.push(start.elapsed().as_secs_f64());
+        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    }
+    let first = samples[0];
+    samples.sort_by(f64::total_cmp);
+    (first, samples[samples.len() / 2])
+}
+
+/// The size of the database the server runs on, bytes.
+async fn database_bytes(url: &str) -> i64 {
+    use sqlx::Connection;
+    if url.starts_with("sqlite:") {
+        let mut db = sqlx::SqliteConnection::connect(url).await.unwrap();
+        let (bytes,): (i64,) = sqlx::query_as(
+            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+        )
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+        bytes
+    } else {
+        let mut db = sqlx::PgConnection::connect(url).await.unwrap();
+        let (bytes,): (i64,) = sqlx::query_as("SELECT pg_database_size(current_database())")
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+        bytes
+    }
 }
 
 /// Verifications per second with `cores` verifications always in flight and nothing else

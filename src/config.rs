@@ -25,6 +25,56 @@ pub struct StoreArgs {
     pub database_wait: u64,
 }
 
+/// The database alone: what the admin commands name (they never wait for a server).
+#[derive(Args, Debug, Clone)]
+pub struct DatabaseArgs {
+    /// Database URL: `sqlite://PATH` (embedded, the default) or `postgres://…`.
+    #[arg(
+        long,
+        env = "ROSTER_DATABASE_URL",
+        default_value = "sqlite://roster.db"
+    )]
+    pub database_url: String,
+}
+
+impl DatabaseArgs {
+    /// As [`StoreArgs`], with no waiting for an unreachable server.
+    pub fn store(&self) -> StoreArgs {
+        StoreArgs {
+            database_url: self.database_url.clone(),
+            database_wait: 0,
+        }
+    }
+}
+
+/// The pepper alone: what the admin commands that hash no password need, to check it
+/// against the database's.
+#[derive(Args, Debug, Clone)]
+pub struct PepperArgs {
+    /// File holding an Argon2 secret (pepper) kept outside the database.
+    #[arg(long, value_name = "PATH")]
+    pub password_pepper_file: Option<PathBuf>,
+}
+
+impl PepperArgs {
+    /// The account rules of the environment (else the defaults) with this pepper.
+    pub fn rules(&self) -> Result<RulesArgs, String> {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Wrap {
+            #[command(flatten)]
+            rules: RulesArgs,
+        }
+        let mut rules = Wrap::try_parse_from(["roster"])
+            .map_err(|e| e.to_string())?
+            .rules;
+        rules
+            .password_pepper_file
+            .clone_from(&self.password_pepper_file);
+        Ok(rules)
+    }
+}
+
 /// Account rules (passwords, locales); shared by the server and the admin CLI.
 #[derive(Args, Debug, Clone)]
 pub struct RulesArgs {

@@ -28,6 +28,8 @@ pub enum Via {
     Token,
     /// `x-authorization` with the configured admin key.
     AdminKey,
+    /// The session cookie of a signed-in browser (the admin console).
+    Session,
 }
 
 /// An authenticated `userapi.do` caller.
@@ -189,6 +191,18 @@ impl Accounts {
             Proof::Password => Via::Password,
         };
         Ok(Caller { account, via })
+    }
+
+    /// The account of a valid session token, as a `userapi.do` caller (the admin console):
+    /// `Unauthorized` for a missing, expired or revoked session. Rights are checked by each
+    /// action, as for every other caller.
+    pub async fn session_caller(&self, token: &str) -> Result<Caller> {
+        let ctx = self.session_for_token(token).await?;
+        let account = self.session_account(&ctx).await?;
+        Ok(Caller {
+            account,
+            via: Via::Session,
+        })
     }
 
     /// The configured admin key acts as the default administrator.

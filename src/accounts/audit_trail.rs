@@ -8,7 +8,9 @@ use crate::domain::{AuditRecord, FieldError, Username};
 pub const AUDIT_PAGE_MAX: i64 = 1000;
 
 impl Accounts {
-    /// Audit records, newest first: of one existing user (any case) and/or since a time.
+    /// Audit records, newest first: of one user name (any case) and/or since a time. A name
+    /// matches the records written under it, so a deleted account's records are found too;
+    /// `NotFound` only when neither an account nor any record has that name.
     pub async fn audit(
         &self,
         _: &Admin,
@@ -16,20 +18,23 @@ impl Accounts {
         since: Option<i64>,
         limit: i64,
     ) -> Result<Vec<AuditRecord>> {
-        let username = match username {
-            Some(name) => {
-                Username::parse(name).map_err(|_| {
-                    Error::Invalid(FieldError::new("username", "has an invalid value"))
-                })?;
-                Some(self.account_by_username(name).await?.username)
-            }
-            None => None,
-        };
+        if let Some(name) = username {
+            Username::parse(name)
+                .map_err(|_| Error::Invalid(FieldError::new("username", "has an invalid value")))?;
+        }
         let limit = limit.clamp(1, AUDIT_PAGE_MAX);
-        Ok(self
-            .store
-            .audit_records(username.as_deref(), since, limit)
-            .await?)
+        let records = self.store.audit_records(username, since, limit).await?;
+        if let (Some(name), true) = (username, records.is_empty()) {
+            let account = match self.account_by_username(name).await {
+                Ok(_) => true,
+                Err(Error::NotFound) => false,
+                Err(e) => return Err(e),
+            };
+            if !account && !self.store.audit_name_known(name).await? {
+                return Err(Error::NotFound);
+            }
+        }
+        Ok(records)
     }
 
     /// Deletes expired sessions and audit records older than `retention_days`.

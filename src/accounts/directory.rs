@@ -9,7 +9,7 @@ use crate::domain::Account;
 impl Accounts {
     /// The same service, checking `type: ad` passwords against `directory`.
     pub fn with_directory(mut self, directory: DirectoryHandle) -> Accounts {
-        self.directory = Some(directory);
+        self.configure().directory = Some(directory);
         self
     }
 

@@ -154,13 +154,16 @@ impl Files {
             size,
         }] = rows.as_slice()
         {
-            debug_assert_eq!(found, &path);
-            return Ok(Found::File(Download {
-                name: path.rsplit('/').next().unwrap_or_default().to_owned(),
-                size: *size,
-                store: self.store.clone(),
-                blob: *blob,
-            }));
+            // The one entry found may be the path itself (a file), or the only file inside
+            // the folder asked for (the root holding one file, say): a listing then.
+            if found == &path {
+                return Ok(Found::File(Download {
+                    name: path.rsplit('/').next().unwrap_or_default().to_owned(),
+                    size: *size,
+                    store: self.store.clone(),
+                    blob: *blob,
+                }));
+            }
         }
         if rows.is_empty() && !path.is_empty() {
             return Err(FileError::NotFound(raw.to_owned()));

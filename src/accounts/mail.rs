@@ -26,7 +26,7 @@ impl Accounts {
     /// Turns mail on: `/send`, password reset and notices go through `mailer`; links point
     /// at `public_url`.
     pub fn with_mail(mut self, mailer: Mailer, public_url: &str) -> Accounts {
-        self.mail = Some(std::sync::Arc::new(Outbox {
+        self.configure().mail = Some(std::sync::Arc::new(Outbox {
             mailer,
             public_url: public_url.trim_end_matches('/').to_owned(),
         }));

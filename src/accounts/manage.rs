@@ -66,12 +66,19 @@ impl Accounts {
     ) -> Result<Account> {
         let username = Username::parse(&user.username)
             .map_err(|_| invalid("username", "is not a valid user name"))?;
-        let mut new = self.validate_new(&user, username).await?;
+        let mut new = self.validate_new(&user, username, None).await?;
         new.api_token_hash = api_token_hash;
         Ok(self.store.create_account(&new, now(), actor).await?)
     }
 
-    async fn validate_new(&self, user: &NewUser, username: Username) -> Result<NewAccount> {
+    /// Checks a new account; `given_hash` (already checked and in its stored form) stands
+    /// in for the password when present.
+    pub(super) async fn validate_new(
+        &self,
+        user: &NewUser,
+        username: Username,
+        given_hash: Option<String>,
+    ) -> Result<NewAccount> {
         let email = Email::parse(&user.email)
             .map_err(|_| invalid("email", "is not a valid email address"))?;
         let locale = self.locale(user.locale.as_deref())?;
@@ -83,6 +90,7 @@ impl Accounts {
         profile.use_jess = user.profile.use_jess.unwrap_or(false);
         let password_hash = match (user.kind, &user.password) {
             (AccountKind::Ad, _) => None,
+            (AccountKind::Local, None) if given_hash.is_some() => given_hash,
             (AccountKind::Local, None) => return Err(invalid("password", "is required")),
             (AccountKind::Local, Some(password)) => {
                 self.check_new_password(password, username.as_str()).await?;
@@ -127,7 +135,7 @@ impl Accounts {
         user.role = Role::Normal;
         user.kind = AccountKind::Local;
         let mut new = self
-            .validate_new(&user, Username::from_email_local(&local, None))
+            .validate_new(&user, Username::from_email_local(&local, None), None)
             .await?;
         // The first free name among `local`, `local2`, `local3`, ...
         for n in 2..=1000u32 {
@@ -157,7 +165,7 @@ impl Accounts {
         let password = password.unwrap_or_else(generate_password);
         let user = NewUser::local(DEFAULT_ADMIN, email, &password, Role::Admin);
         let username = Username::parse(DEFAULT_ADMIN).map_err(|_| invalid("username", "bad"))?;
-        let new = self.validate_new(&user, username).await?;
+        let new = self.validate_new(&user, username, None).await?;
         if let (true, Some(hash)) = (generated, &new.password_hash) {
             self.store.secret(ADMIN_GENERATED, hash.as_bytes()).await?;
         }

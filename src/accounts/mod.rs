@@ -6,6 +6,7 @@ mod audit_trail;
 mod directory;
 mod events;
 pub mod files;
+mod import;
 mod mail;
 mod manage;
 mod passwords;
@@ -25,6 +26,7 @@ use crate::store::{Store, StoreError};
 pub use admin::{AdminUserInput, AdminUserUpdate, Caller, Via};
 pub use audit_trail::{parse_rfc3339, rfc3339, unusual_purge, Purged, AUDIT_PAGE_MAX, LARGE_PURGE};
 pub use files::{FileError, FileLimits, Files};
+pub use import::ImportUser;
 pub use mail::{MESSAGE_MAX, SENDS_PER_HOUR, TITLE_MAX};
 pub use manage::{NewUser, DEFAULT_ADMIN};
 pub use permissions::{Admin, PasswordGrant, UserView};
@@ -155,18 +157,41 @@ pub struct Settings {
 }
 
 /// The account service: the store plus the keys and rules that go with it.
+///
+/// Cloned into each request's state, so it is one `Arc`: a clone is one reference count,
+/// where a struct of a dozen shared parts cost a dozen atomic updates (on cache lines every
+/// core contends for) per clone and again per drop.
 #[derive(Clone)]
 pub struct Accounts {
+    shared: Arc<Shared>,
+}
+
+/// The parts of [`Accounts`], reached through it by `Deref`.
+#[derive(Clone)]
+pub struct Shared {
     store: Arc<dyn Store>,
     hasher: Hasher,
-    // Behind an `Arc`, like every field here: the service is cloned into each request's
-    // state, and the keys and their validation rules would otherwise be copied each time.
     tokens: Arc<TokenKeys>,
     sealer: Arc<Sealer>,
     settings: Arc<Settings>,
     flights: Arc<throttle::Flights>,
     directory: Option<crate::directory::DirectoryHandle>,
     mail: Option<Arc<mail::Outbox>>,
+}
+
+impl std::ops::Deref for Accounts {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+impl Accounts {
+    /// The parts, to change while configuring (copied first if already shared).
+    fn configure(&mut self) -> &mut Shared {
+        Arc::make_mut(&mut self.shared)
+    }
 }
 
 impl Accounts {
@@ -184,14 +209,16 @@ impl Accounts {
             .await?;
         let sealer = Sealer::new(&sealing).ok_or(Error::Internal(Fault::BadSealingKey))?;
         Ok(Accounts {
-            store,
-            hasher,
-            tokens: Arc::new(TokenKeys::new(&signing)),
-            sealer: Arc::new(sealer),
-            settings: Arc::new(settings),
-            flights: Arc::default(),
-            directory: None,
-            mail: None,
+            shared: Arc::new(Shared {
+                store,
+                hasher,
+                tokens: Arc::new(TokenKeys::new(&signing)),
+                sealer: Arc::new(sealer),
+                settings: Arc::new(settings),
+                flights: Arc::default(),
+                directory: None,
+                mail: None,
+            }),
         })
     }
 

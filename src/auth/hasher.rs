@@ -11,6 +11,8 @@ use argon2::password_hash::{rand_core::OsRng, Output, ParamsString, PasswordHash
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::oneshot;
 
+use super::legacy::{self, Scheme};
+
 /// The outcome of a verification.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verified {
@@ -31,6 +33,9 @@ pub struct Hasher {
     verifications: Arc<AtomicU64>,
     /// Jobs waiting or running, and time spent hashing, for metrics.
     load: Arc<Load>,
+    /// The Argon2id memory, iterations and lanes, when no pepper is configured: an imported
+    /// hash of exactly these is verified as one made here.
+    unpeppered: Option<(u32, u32, u32)>,
 }
 
 /// What the hashing threads are doing, for metrics.
@@ -95,6 +100,7 @@ impl Hasher {
     ) -> Result<Hasher, HashError> {
         let params = Params::new(memory_kib, iterations, lanes, None)
             .map_err(|e| HashError(e.to_string()))?;
+        let unpeppered = pepper.is_none().then_some((memory_kib, iterations, lanes));
         let mut inner = Inner {
             params,
             pepper,
@@ -116,6 +122,23 @@ impl Hasher {
             jobs,
             verifications: Arc::default(),
             load: Arc::default(),
+            unpeppered,
+        })
+    }
+
+    /// Whether an imported PHC string is exactly what this hasher makes (Argon2id, version
+    /// 19, the same costs, and no pepper configured): it is then stored as one of its own.
+    pub fn is_own_form(&self, phc: &str) -> bool {
+        let Some(own) = self.unpeppered else {
+            return false;
+        };
+        PasswordHash::new(phc).is_ok_and(|parsed| {
+            parsed.algorithm == argon2::ARGON2ID_IDENT
+                && parsed.version == Some(0x13)
+                && parsed.salt.is_some()
+                && parsed.hash.is_some()
+                && Params::try_from(&parsed)
+                    .is_ok_and(|p| (p.m_cost(), p.t_cost(), p.p_cost()) == own)
         })
     }
 
@@ -270,10 +293,55 @@ impl Inner {
     }
 
     fn verify(&self, password: &str, hash: Option<&str>) -> Verified {
+        match hash.map(legacy::scheme) {
+            None | Some(Scheme::Native) => self.verify_native(password, hash),
+            Some(scheme) => {
+                let stored = hash.unwrap_or_default();
+                let ok = match scheme {
+                    Scheme::Argon2 => self.matches_foreign_argon2(password, stored),
+                    _ => legacy::verify_bcrypt_or_pbkdf2(password, stored),
+                };
+                if !ok {
+                    return Verified::No;
+                }
+                // Always upgraded: an imported hash has no pepper and another server's cost.
+                Verified::Yes {
+                    rehash: self.hash(password).ok(),
+                }
+            }
+        }
+    }
+
+    /// An imported Argon2 hash, checked without the pepper (the server that made it had
+    /// none of ours).
+    fn matches_foreign_argon2(&self, password: &str, stored: &str) -> bool {
+        let phc = stored
+            .strip_prefix(legacy::FOREIGN_ARGON2)
+            .unwrap_or(stored);
+        let Ok(parsed) = PasswordHash::new(phc) else {
+            return false;
+        };
+        let check = || -> Option<bool> {
+            let algorithm = Algorithm::try_from(parsed.algorithm).ok()?;
+            let version = Version::try_from(parsed.version.unwrap_or(0x13)).ok()?;
+            let params = Params::try_from(&parsed).ok()?;
+            let expected = parsed.hash?;
+            let mut salt = [0u8; 64];
+            let salt = parsed.salt?.decode_b64(&mut salt).ok()?;
+            let mut out = vec![0u8; expected.len()];
+            let argon2 = Argon2::new(algorithm, version, params.clone());
+            self.compute(&argon2, &params, password, salt, &mut out)
+                .ok()?;
+            Some(Output::new(&out).ok()? == expected)
+        };
+        check().unwrap_or(false)
+    }
+
+    fn verify_native(&self, password: &str, hash: Option<&str>) -> Verified {
         let real = hash.is_some();
         let Ok(parsed) = PasswordHash::new(hash.unwrap_or(&self.dummy)) else {
             // Keep the time of a real verification even for a corrupt stored hash.
-            let _ = self.verify(password, None);
+            let _ = self.verify_native(password, None);
             return Verified::No;
         };
         // Always computed, dummy or not: the time must not tell whether the account exists.
@@ -337,6 +405,41 @@ mod tests {
             panic!("expected a rehash");
         };
         assert!(new.contains("m=20000"));
+    }
+
+    #[tokio::test]
+    async fn an_imported_argon2_hash_is_checked_without_the_pepper_and_upgraded() {
+        let elsewhere = hasher(19456);
+        let made = elsewhere.hash("S3cret!pw").await.unwrap();
+        let peppered = Hasher::new(19456, 2, 1, Some(b"pepper".to_vec()), 1).unwrap();
+        assert!(elsewhere.is_own_form(&made));
+        assert!(
+            !peppered.is_own_form(&made),
+            "a peppered server cannot take it as its own"
+        );
+        assert!(
+            !hasher(20000).is_own_form(&made),
+            "nor one of other parameters"
+        );
+        let stored = format!("{}{made}", legacy::FOREIGN_ARGON2);
+        assert_eq!(
+            peppered.verify("S3cret!px", Some(&stored)).await.unwrap(),
+            Verified::No
+        );
+        let Verified::Yes { rehash: Some(new) } =
+            peppered.verify("S3cret!pw", Some(&stored)).await.unwrap()
+        else {
+            panic!("expected an upgrade");
+        };
+        assert_eq!(
+            peppered.verify("S3cret!pw", Some(&new)).await.unwrap(),
+            Verified::Yes { rehash: None }
+        );
+        assert_eq!(
+            elsewhere.verify("S3cret!pw", Some(&new)).await.unwrap(),
+            Verified::No,
+            "the new hash is peppered"
+        );
     }
 
     #[tokio::test]

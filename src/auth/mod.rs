@@ -1,6 +1,7 @@
 //! Credentials: Argon2id hashing on a bounded pool, session tokens (JWT), secret sealing.
 
 pub mod hasher;
+pub mod legacy;
 pub mod pepper;
 pub mod sealer;
 pub mod tokens;

@@ -1,5 +1,8 @@
 //! Session tokens: HS256 JWTs with the algorithm pinned, naming a server-side session.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -34,12 +37,21 @@ pub struct Claims {
 }
 
 /// Signs and verifies session tokens with one HMAC key shared by every instance.
-#[derive(Clone)]
 pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// Tokens already found well-signed, with their claims: a client sends the same token
+    /// with each request, and decoding it (two JSON documents, the HMAC) cost more than all
+    /// the rest of reading an account. Only the time checks are repeated on a hit.
+    verified: Mutex<HashMap<String, Claims>>,
 }
+
+/// Tokens remembered as well-signed; past this the memo starts afresh (a flood of distinct
+/// valid tokens costs only the decoding the memo would have saved).
+const VERIFIED_MAX: usize = 10_000;
+/// Seconds of clock difference tolerated for `nbf` and `exp` (several instances).
+const LEEWAY: i64 = 5;
 
 impl TokenKeys {
     /// Keys from a secret of at least 32 bytes.
@@ -50,11 +62,12 @@ impl TokenKeys {
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
-        validation.leeway = 5;
+        validation.leeway = LEEWAY as u64;
         TokenKeys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
+            verified: Mutex::default(),
         }
     }
 
@@ -81,8 +94,29 @@ impl TokenKeys {
         if token.len() > 4096 {
             return None;
         }
+        let now = crate::accounts::now();
+        let current = |claims: &Claims| claims.nbf <= now + LEEWAY && now - LEEWAY <= claims.exp;
+        if let Some(claims) = self.memo().get(token) {
+            return current(claims).then(|| claims.clone());
+        }
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?;
-        (data.claims.sub == data.claims.uid.to_string()).then_some(data.claims)
+        let claims = data.claims;
+        if claims.sub != claims.uid.to_string() {
+            return None;
+        }
+        let mut memo = self.memo();
+        if memo.len() >= VERIFIED_MAX {
+            memo.clear();
+        }
+        memo.insert(token.to_owned(), claims.clone());
+        Some(claims)
+    }
+
+    fn memo(&self) -> std::sync::MutexGuard<'_, HashMap<String, Claims>> {
+        // The map holds no invariant a panicking holder could break.
+        self.verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -109,6 +143,39 @@ mod tests {
         let token = keys.issue(&session(), now(), now() + 60);
         assert_eq!(keys.verify(&token).unwrap().jti, "sid");
         assert!(TokenKeys::new(&[2; 32]).verify(&token).is_none());
+    }
+
+    #[test]
+    fn a_remembered_token_is_refused_once_it_expires() {
+        let keys = TokenKeys::new(&[1; 32]);
+        let token = keys.issue(&session(), now(), now() + 60);
+        let claims = keys.verify(&token).expect("a fresh token verifies");
+        assert_eq!(keys.verify(&token), Some(claims.clone()), "and again");
+        // The same token, remembered, as it will be once its time has passed.
+        let expired = Claims {
+            exp: now() - 10,
+            ..claims.clone()
+        };
+        keys.memo().insert(token.clone(), expired);
+        assert!(keys.verify(&token).is_none());
+        let early = Claims {
+            nbf: now() + 10,
+            ..claims
+        };
+        keys.memo().insert(token.clone(), early);
+        assert!(keys.verify(&token).is_none());
+    }
+
+    #[test]
+    fn a_remembered_token_does_not_vouch_for_a_tampered_copy() {
+        let keys = TokenKeys::new(&[1; 32]);
+        let token = keys.issue(&session(), now(), now() + 60);
+        assert!(keys.verify(&token).is_some());
+        // One character of the signature changed (not the last, whose low bits are padding).
+        let at = token.len() - 5;
+        let swapped = if &token[at..=at] == "A" { "B" } else { "A" };
+        let tampered = format!("{}{swapped}{}", &token[..at], &token[at + 1..]);
+        assert!(keys.verify(&tampered).is_none());
     }
 
     #[test]

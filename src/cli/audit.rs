@@ -1,19 +1,21 @@
 //! `roster audit`: print the audit trail.
 
 use clap::Args;
+use serde_json::{json, Value};
 
 use crate::accounts::{parse_rfc3339, rfc3339, AUDIT_PAGE_MAX};
 use crate::app::{open_accounts, Lifetimes, Opening};
-use crate::config::{RulesArgs, StoreArgs};
+use crate::config::{DatabaseArgs, PepperArgs};
+use crate::domain::AuditRecord;
 
 /// Options of `roster audit`.
 #[derive(Args, Debug)]
 pub struct AuditOpts {
     #[command(flatten)]
-    store: StoreArgs,
+    database: DatabaseArgs,
     #[command(flatten)]
-    rules: RulesArgs,
-    /// Only records about this user.
+    pepper: PepperArgs,
+    /// Only records written under this user name (any case; a deleted account's too).
     #[arg(long)]
     user: Option<String>,
     /// Only records at or after this time (RFC 3339, e.g. 2026-11-26T00:00:00Z).
@@ -22,6 +24,9 @@ pub struct AuditOpts {
     /// At most this many records (newest first).
     #[arg(long, default_value_t = 100)]
     limit: i64,
+    /// Print a JSON array of records (the fields of `getAudit`) instead of lines.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Prints one line per record: time, actor, dialect, address, action, user, changes.
@@ -36,8 +41,8 @@ pub async fn run(opts: AuditOpts) -> Result<(), String> {
         return Err(format!("--limit must be between 1 and {AUDIT_PAGE_MAX}"));
     }
     let accounts = open_accounts(
-        &opts.store,
-        &opts.rules,
+        &opts.database.store(),
+        &opts.pepper.rules()?,
         Lifetimes::default(),
         None,
         Opening::Admin,
@@ -53,11 +58,16 @@ pub async fn run(opts: AuditOpts) -> Result<(), String> {
         .await
         .map_err(|e| match e {
             crate::accounts::Error::NotFound => format!(
-                "no user named '{}'",
+                "no user and no audit record named '{}'",
                 opts.user.as_deref().unwrap_or_default()
             ),
             other => other.to_string(),
         })?;
+    if opts.json {
+        let all: Vec<Value> = records.iter().map(record_json).collect();
+        println!("{:#}", Value::Array(all));
+        return Ok(());
+    }
     for r in records {
         let changes: Vec<String> = r
             .changes
@@ -83,4 +93,22 @@ pub async fn run(opts: AuditOpts) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// One record as JSON, with the fields and spellings of a `getAudit` record.
+fn record_json(r: &AuditRecord) -> Value {
+    let changes: Vec<Value> = r
+        .changes
+        .iter()
+        .map(|c| json!({"field": c.field, "old": c.old, "new": c.new}))
+        .collect();
+    json!({
+        "time": rfc3339(r.at),
+        "actor": r.actor.name,
+        "dialect": r.actor.dialect.as_str(),
+        "address": r.actor.address,
+        "action": r.action.as_str(),
+        "username": r.username,
+        "changes": changes,
+    })
 }

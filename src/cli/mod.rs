@@ -1,12 +1,14 @@
 //! The `roster` command line: the server and the admin commands, one file per group.
 
 mod audit;
+mod backup;
 mod check_config;
+mod import;
 mod migrate;
 mod serve;
 mod user;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::config::Config;
 
@@ -21,6 +23,7 @@ pub struct Cli {
     #[arg(
         long,
         global = true,
+        display_order = 900,
         env = "ROSTER_LOG_FORMAT",
         value_enum,
         default_value = "pretty"
@@ -28,7 +31,13 @@ pub struct Cli {
     pub log_format: crate::telemetry::LogFormat,
 
     /// TOML file of settings (keys = flag names without `--`), under flags and variables.
-    #[arg(long, global = true, env = "ROSTER_CONFIG", value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        display_order = 901,
+        env = "ROSTER_CONFIG",
+        value_name = "PATH"
+    )]
     pub config: Option<std::path::PathBuf>,
 
     /// The command line as the configuration file completed it.
@@ -42,15 +51,28 @@ pub struct Cli {
 enum Command {
     /// Run the HTTP server (creates and migrates the store, and the first administrator).
     Serve(Config),
-    /// Apply pending database migrations.
+    /// Apply pending database migrations (`--status`: list them, applied or pending).
     Migrate(migrate::MigrateOpts),
     /// Print the audit trail (newest first).
     Audit(audit::AuditOpts),
     /// Validate the settings and print the effective configuration, secrets masked.
     CheckConfig(Config),
+    /// Load accounts in bulk from a JSON-lines file (see the README's "Importing users").
+    Import(import::ImportOpts),
     /// Manage user accounts.
     #[command(subcommand)]
     User(user::UserCommand),
+    /// Copy the SQLite database, consistently, while the server runs.
+    Backup(backup::BackupOpts),
+    /// Replace the SQLite database with a backup (the server stopped).
+    Restore(backup::RestoreOpts),
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff; e.g. `roster man | man -l -`).
+    Man,
 }
 
 impl Cli {
@@ -60,8 +82,23 @@ impl Cli {
             Command::Serve(config) => serve::run(config, self.log_format).await,
             Command::Migrate(opts) => migrate::run(opts).await,
             Command::User(cmd) => user::run(cmd).await,
+            Command::Import(opts) => import::run(opts).await,
             Command::Audit(opts) => audit::run(opts).await,
             Command::CheckConfig(config) => check_config::run(&config, &self.loaded),
+            Command::Backup(opts) => backup::backup(opts).await,
+            Command::Restore(opts) => backup::restore(opts).await,
+            Command::Completions { shell } => {
+                clap_complete::generate(
+                    shell,
+                    &mut Cli::command(),
+                    "roster",
+                    &mut std::io::stdout(),
+                );
+                Ok(())
+            }
+            Command::Man => clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .map_err(|e| format!("cannot write the manual page: {e}")),
         }
     }
 }

@@ -1,5 +1,8 @@
 //! `roster serve`.
 
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
 use crate::app::App;
 use crate::config::Config;
 use crate::telemetry::LogFormat;
@@ -17,6 +20,7 @@ pub async fn run(mut config: Config, log_format: LogFormat) -> Result<(), String
         "starting roster {}",
         crate::VERSION
     );
+    let app_database_url = config.store.database_url.clone();
     let app = App::build(config).await?;
     if plain_public {
         tracing::warn!(
@@ -29,15 +33,12 @@ pub async fn run(mut config: Config, log_format: LogFormat) -> Result<(), String
     // The listener is bound and the store ready: the password is shown only now, so a start
     // that fails shows none, and it is recorded as shown only once it was printed.
     if let Some(password) = app.generated_admin_password() {
-        // Printed once, to the operator's terminal only (stderr), never to the log.
-        eprintln!(
-            "Created the default administrator 'admin' with the one-time password: {password}"
-        );
-        eprintln!("Change it after logging on; it is not shown again.");
-        app.accounts()
-            .admin_password_shown()
-            .await
-            .map_err(|e| format!("cannot record that the password was shown: {e}"))?;
+        if show_admin_password(&app_database_url, password) {
+            app.accounts()
+                .admin_password_shown()
+                .await
+                .map_err(|e| format!("cannot record that the password was shown: {e}"))?;
+        }
     } else if app
         .accounts()
         .admin_password_unseen()
@@ -46,7 +47,7 @@ pub async fn run(mut config: Config, log_format: LogFormat) -> Result<(), String
     {
         tracing::warn!(
             "the default administrator 'admin' has a generated password that was never shown \
-             (an earlier first start stopped before printing it): set one with \
+             (an earlier first start stopped, or could not write its file, before showing it): set one with \
              `roster user set-password admin`"
         );
     }
@@ -60,6 +61,80 @@ pub async fn run(mut config: Config, log_format: LogFormat) -> Result<(), String
         .map_err(|e| e.to_string())?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Hands the generated password of the default administrator to the operator, never to the
+/// logger (journald and `docker logs` keep what is logged): on stdout when it is a terminal,
+/// else in a new owner-only file whose path (never the password) is logged. Whether it was
+/// handed over.
+fn show_admin_password(database_url: &str, password: &str) -> bool {
+    if std::io::stdout().is_terminal() {
+        println!(
+            "Created the default administrator 'admin' with the one-time password: {password}"
+        );
+        println!("Change it after logging on; it is not shown again.");
+        return true;
+    }
+    let path = admin_password_file(database_url);
+    let path = std::path::absolute(&path).unwrap_or(path);
+    match write_owner_only(&path, password) {
+        Ok(()) => {
+            tracing::warn!(
+                path = %path.display(),
+                "created the default administrator 'admin'; its one-time password is in {} \
+                 (readable by this user only): log on, change it, then delete the file",
+                path.display()
+            );
+            true
+        }
+        Err(e) => {
+            tracing::error!(
+                path = %path.display(),
+                cause = %e,
+                "created the default administrator 'admin' but cannot write its one-time \
+                 password to {}: set one with `roster user set-password admin`",
+                path.display()
+            );
+            false
+        }
+    }
+}
+
+/// Where a generated administrator password goes when stdout is no terminal: beside a
+/// SQLite database (`roster.db.admin-password`), else in systemd's state directory or the
+/// current directory (`roster-admin-password`).
+fn admin_password_file(database_url: &str) -> PathBuf {
+    if let Ok(Some(db)) = crate::store::sqlite_file(database_url) {
+        let mut name = db.into_os_string();
+        name.push(".admin-password");
+        return PathBuf::from(name);
+    }
+    let dir = std::env::var_os("STATE_DIRECTORY")
+        .and_then(|dirs| {
+            // systemd gives a colon-separated list; the first is the service's own.
+            let first = dirs.to_string_lossy().split(':').next()?.to_owned();
+            (!first.is_empty()).then(|| PathBuf::from(first))
+        })
+        .unwrap_or_else(|| PathBuf::from("."));
+    dir.join("roster-admin-password")
+}
+
+/// Writes `text` and a newline to a new file readable and writable by its owner only,
+/// whatever the umask; one left by an earlier first start is replaced.
+fn write_owner_only(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    writeln!(file, "{text}")?;
+    file.sync_all()
 }
 
 /// The effective settings in one line, secrets as `set`/`none` and URLs without passwords;

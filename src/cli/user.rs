@@ -1,53 +1,93 @@
 //! `roster user add|list|show|set-password|delete|unlock`: the same `accounts` rules as the
 //! APIs, run with the operator's rights.
 
-use std::io::BufRead;
+use std::io::{BufRead, IsTerminal};
 
 use clap::{Args, Subcommand, ValueEnum};
+use serde_json::{json, Value};
 
 use crate::accounts::{Accounts, Error, NewUser};
 use crate::app::{open_accounts, Lifetimes, Opening};
-use crate::config::{RulesArgs, StoreArgs};
+use crate::config::{DatabaseArgs, PepperArgs, RulesArgs};
 use crate::domain::{Account, Actor, Dialect, ProfileInput, Role, TextField};
 
 /// The user subcommands.
 #[derive(Subcommand, Debug)]
 pub enum UserCommand {
-    /// Create a local account (password from stdin when --password is absent).
+    /// Create a local account (password prompted, or read from stdin, when --password is
+    /// absent).
     Add(AddOpts),
     /// List accounts.
-    List(Common),
+    List(ListOpts),
     /// Show one account.
-    Show(NamedOpts),
-    /// Set a new password, read from stdin; every session of the account ends.
-    SetPassword(NamedOpts),
+    Show(ShowOpts),
+    /// Set a new password (prompted, or read from stdin); every session of the account ends.
+    SetPassword(HashingOpts),
     /// Delete an account and its sessions.
     Delete(NamedOpts),
     /// Clear an account's failed-log-on counter (ends a throttling back-off).
     Unlock(NamedOpts),
 }
 
-/// Options every user subcommand takes.
+/// Options of the user subcommands that hash no password.
 #[derive(Args, Debug)]
 pub struct Common {
     #[command(flatten)]
-    store: StoreArgs,
+    database: DatabaseArgs,
+    #[command(flatten)]
+    pepper: PepperArgs,
+}
+
+/// Options of the user subcommands that hash a password: the server's rules.
+#[derive(Args, Debug)]
+pub struct Rules {
+    #[command(flatten)]
+    database: DatabaseArgs,
     #[command(flatten)]
     rules: RulesArgs,
+}
+
+/// Options of `roster user list`.
+#[derive(Args, Debug)]
+pub struct ListOpts {
+    #[command(flatten)]
+    common: Common,
+    /// Print a JSON array of accounts instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Options of `roster user show`.
+#[derive(Args, Debug)]
+pub struct ShowOpts {
+    #[command(flatten)]
+    named: NamedOpts,
+    /// Print the account as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Options of `roster user set-password`.
+#[derive(Args, Debug)]
+pub struct HashingOpts {
+    #[command(flatten)]
+    rules: Rules,
+    /// The user name.
+    username: String,
 }
 
 /// Options of `roster user add`.
 #[derive(Args, Debug)]
 pub struct AddOpts {
     #[command(flatten)]
-    common: Common,
+    rules: Rules,
     /// Unique user name (1–20 characters).
     #[arg(long)]
     username: String,
     /// Unique login email.
     #[arg(long)]
     email: String,
-    /// Password (read from stdin when absent).
+    /// Password (visible in process lists: prefer the prompt, or stdin, when it is absent).
     #[arg(long)]
     password: Option<String>,
     /// Role of the account.
@@ -80,18 +120,23 @@ enum RoleArg {
 pub async fn run(cmd: UserCommand) -> Result<(), String> {
     match cmd {
         UserCommand::Add(opts) => add(opts).await,
-        UserCommand::List(common) => list(&open(&common).await?).await,
+        UserCommand::List(opts) => list(&open(&opts.common).await?, opts.json).await,
         UserCommand::Show(opts) => {
-            let account = open(&opts.common)
+            let username = &opts.named.username;
+            let account = open(&opts.named.common)
                 .await?
-                .account_by_username(&opts.username)
+                .account_by_username(username)
                 .await
-                .map_err(|e| explain(e, &opts.username))?;
-            print_account(&account);
+                .map_err(|e| explain(e, username))?;
+            if opts.json {
+                println!("{:#}", account_json(&account));
+            } else {
+                print_account(&account);
+            }
             Ok(())
         }
         UserCommand::SetPassword(opts) => {
-            let accounts = open(&opts.common).await?;
+            let accounts = open_rules(&opts.rules).await?;
             let password = read_password()?;
             accounts
                 .reset_password(
@@ -129,10 +174,23 @@ pub async fn run(cmd: UserCommand) -> Result<(), String> {
     }
 }
 
+/// Opens the accounts for a command that hashes nothing: default rules, the given pepper.
 async fn open(common: &Common) -> Result<Accounts, String> {
     open_accounts(
-        &common.store,
-        &common.rules,
+        &common.database.store(),
+        &common.pepper.rules()?,
+        Lifetimes::default(),
+        None,
+        Opening::Admin,
+    )
+    .await
+}
+
+/// Opens the accounts under the server's hashing rules.
+pub(super) async fn open_rules(rules: &Rules) -> Result<Accounts, String> {
+    open_accounts(
+        &rules.database.store(),
+        &rules.rules,
         Lifetimes::default(),
         None,
         Opening::Admin,
@@ -141,7 +199,7 @@ async fn open(common: &Common) -> Result<Accounts, String> {
 }
 
 async fn add(opts: AddOpts) -> Result<(), String> {
-    let accounts = open(&opts.common).await?;
+    let accounts = open_rules(&opts.rules).await?;
     let password = match opts.password {
         Some(p) => p,
         None => read_password()?,
@@ -169,32 +227,63 @@ async fn add(opts: AddOpts) -> Result<(), String> {
     Ok(())
 }
 
-async fn list(accounts: &Accounts) -> Result<(), String> {
+async fn list(accounts: &Accounts, json: bool) -> Result<(), String> {
     let mut offset = 0;
-    println!(
-        "{:<20}  {:<6}  {:<5}  {:<6}  email",
-        "username", "role", "type", "locale"
-    );
+    let mut all = Vec::new();
+    if !json {
+        println!(
+            "{:<20}  {:<6}  {:<5}  {:<6}  email",
+            "username", "role", "type", "locale"
+        );
+    }
     loop {
         let (page, total) = accounts
             .list_users(&accounts.operator(), offset, 500)
             .await
             .map_err(|e| e.to_string())?;
         for a in &page {
-            println!(
-                "{:<20}  {:<6}  {:<5}  {:<6}  {}",
-                a.username,
-                a.role.as_str(),
-                a.kind.as_str(),
-                a.locale,
-                a.email
-            );
+            if json {
+                all.push(account_json(a));
+            } else {
+                println!(
+                    "{:<20}  {:<6}  {:<5}  {:<6}  {}",
+                    a.username,
+                    a.role.as_str(),
+                    a.kind.as_str(),
+                    a.locale,
+                    a.email
+                );
+            }
         }
         offset += page.len() as i64;
         if page.is_empty() || offset >= total {
-            return Ok(());
+            break;
         }
     }
+    if json {
+        println!("{:#}", Value::Array(all));
+    }
+    Ok(())
+}
+
+/// An account as JSON: what `show` prints, every profile field (null when empty), no secret.
+fn account_json(a: &Account) -> Value {
+    let mut object = json!({
+        "id": a.id,
+        "username": a.username,
+        "email": a.email,
+        "role": a.role.as_str(),
+        "type": a.kind.as_str(),
+        "locale": a.locale,
+    });
+    for field in TextField::ALL {
+        object[field.name()] = json!(a.profile.get(field));
+    }
+    object["use_jess"] = json!(a.profile.use_jess);
+    object["version"] = json!(a.version);
+    object["created"] = json!(crate::accounts::rfc3339(a.created_at));
+    object["updated"] = json!(crate::accounts::rfc3339(a.updated_at));
+    object
 }
 
 /// Changes made here are audited as the command line's, from no address.
@@ -217,17 +306,30 @@ fn print_account(a: &Account) {
     println!("version: {}", a.version);
 }
 
-/// The first line of stdin, without its line ending.
+/// The new password: prompted without echo (twice, to catch a typo) when stdin is a
+/// terminal, else the first line of stdin without its line ending.
 fn read_password() -> Result<String, String> {
-    eprintln!("Password (one line on stdin):");
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| format!("cannot read the password: {e}"))?;
-    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    let failed = |e: std::io::Error| format!("cannot read the password: {e}");
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ").map_err(failed)?;
+        if !first.is_empty() {
+            let again = rpassword::prompt_password("Password again: ").map_err(failed)?;
+            if again != first {
+                return Err("the two passwords differ; nothing was changed".into());
+            }
+        }
+        first
+    } else {
+        eprintln!("Password (one line on stdin):");
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(failed)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
     if password.is_empty() {
-        return Err("no password given on stdin".into());
+        return Err("no password given".into());
     }
     Ok(password)
 }

@@ -85,6 +85,31 @@ impl PasswordPolicy {
         }
     }
 
+    /// The policy's configuration name (`--password-policy`).
+    pub fn name(self) -> &'static str {
+        match self {
+            PasswordPolicy::Compat => "compat",
+            PasswordPolicy::Strict => "strict",
+        }
+    }
+
+    /// The rules in words, for a form to show before a password is submitted.
+    pub fn rules(self) -> Vec<String> {
+        let mut rules = vec![format!("{} to {MAX_LEN} characters", self.min_len())];
+        if self == PasswordPolicy::Compat {
+            rules.extend([
+                "an uppercase letter, a lowercase letter and a digit".to_owned(),
+                format!("one of the special characters {SPECIALS}"),
+                "not containing the user name".to_owned(),
+                format!("none of the previous {HISTORY_DEPTH} passwords"),
+            ]);
+        } else {
+            rules.push("hard to guess (no common words or patterns)".to_owned());
+        }
+        rules.push("not a commonly used password".to_owned());
+        rules
+    }
+
     /// Whether the history rule applies.
     pub fn keeps_history(self) -> bool {
         self == PasswordPolicy::Compat
@@ -139,6 +164,14 @@ fn check_composition(password: &str, username: &str) -> Result<(), PolicyViolati
 mod tests {
     use super::PasswordPolicy::{Compat, Strict};
     use super::PolicyViolation::*;
+
+    #[test]
+    fn each_policy_lists_its_minimum_length_first() {
+        assert!(Compat.rules()[0].starts_with("6 to 128"));
+        assert!(Strict.rules()[0].starts_with("12 to 128"));
+        assert!(Compat.rules().iter().any(|r| r.contains(super::SPECIALS)));
+        assert!(!Strict.rules().iter().any(|r| r.contains(super::SPECIALS)));
+    }
 
     #[test]
     fn compat_accepts_a_password_meeting_every_published_rule() {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, IF_MATCH, RETRY_AFTER};
 use axum::http::{HeaderName, Method, StatusCode};
 use axum::middleware::Next;
@@ -48,11 +48,6 @@ impl Guard {
             cors,
         })
     }
-
-    /// Whether CORS is configured at all.
-    pub(super) fn has_allowed_origins(&self) -> bool {
-        !self.policy.allowed.is_empty()
-    }
 }
 
 /// The dialect a path belongs to, for error formats and logs.
@@ -72,30 +67,52 @@ pub(super) fn refuse(dialect: Dialect, status: StatusCode, message: &str) -> Res
     }
 }
 
-/// Middleware: a state-changing request with a cross-site signal gets 403, whatever its
-/// credentials (cookie, bearer, Basic, API token, admin key, or none: log-on CSRF).
-pub(super) async fn csrf(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
-    let dialect = dialect_of(req.uri().path());
-    if !changes_state(&req, dialect) {
-        return next.run(req).await;
+impl Guard {
+    /// The client's address as the logs give it.
+    pub(super) fn client_address(&self, req: &Request) -> Option<String> {
+        client_address(req.headers(), req.extensions(), self.trust_proxy)
     }
-    let Provenance::CrossSite(origin_host) = guard.policy.judge(req.headers()) else {
-        return next.run(req).await;
-    };
-    let address = client_address(req.headers(), req.extensions(), guard.trust_proxy);
-    tracing::info!(
-        target: "security",
-        event = "csrf_refused",
-        dialect = dialect.as_str(),
-        address = address.as_deref().unwrap_or("-"),
-        origin = %origin_host,
-        "cross-site request refused"
-    );
-    refuse(
-        dialect,
-        StatusCode::FORBIDDEN,
-        "Cross-site request refused.",
-    )
+
+    /// Serves the request unless it breaks the cross-site rules: a state-changing request
+    /// with a cross-site signal gets 403, whatever its credentials (cookie, bearer, Basic,
+    /// API token, admin key, or none: log-on CSRF). A listed origin gets CORS headers (and
+    /// preflight answers, 204); other requests pass untouched, so an unlisted origin never
+    /// sees a CORS header.
+    pub(super) async fn check(&self, req: Request, next: Next) -> Response {
+        let dialect = dialect_of(req.uri().path());
+        match self.policy.judge(req.headers()) {
+            Provenance::CrossSite(origin_host) if changes_state(&req, dialect) => {
+                let address = self.client_address(&req);
+                tracing::info!(
+                    target: "security",
+                    event = "csrf_refused",
+                    dialect = dialect.as_str(),
+                    address = address.as_deref().unwrap_or("-"),
+                    origin = %origin_host,
+                    "cross-site request refused"
+                );
+                refuse(
+                    dialect,
+                    StatusCode::FORBIDDEN,
+                    "Cross-site request refused.",
+                )
+            }
+            Provenance::Listed(_) => self.cors(req, next).await,
+            _ => next.run(req).await,
+        }
+    }
+
+    async fn cors(&self, req: Request, next: Next) -> Response {
+        let preflight = req.method() == Method::OPTIONS;
+        let mut response = match self.cors.layer(next).oneshot(req).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        if preflight && response.status() == StatusCode::OK {
+            *response.status_mut() = StatusCode::NO_CONTENT;
+        }
+        response
+    }
 }
 
 /// Any method but GET and HEAD; on `userapi.do` only the actions that write.
@@ -104,21 +121,4 @@ fn changes_state(req: &Request, dialect: Dialect) -> bool {
         return false;
     }
     dialect != Dialect::UserApi || userapi::writes(req.uri().query())
-}
-
-/// Middleware: CORS headers (and preflight answers, 204) for listed origins only; other
-/// requests pass untouched, so an unlisted origin never sees a CORS header.
-pub(super) async fn cors(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
-    if !matches!(guard.policy.judge(req.headers()), Provenance::Listed(_)) {
-        return next.run(req).await;
-    }
-    let preflight = req.method() == Method::OPTIONS;
-    let mut response = match guard.cors.layer(next).oneshot(req).await {
-        Ok(response) => response,
-        Err(never) => match never {},
-    };
-    if preflight && response.status() == StatusCode::OK {
-        *response.status_mut() = StatusCode::NO_CONTENT;
-    }
-    response
 }

@@ -5,9 +5,11 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use std::future::Future;
+
+use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
-use axum::middleware::Next;
+use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -20,7 +22,7 @@ use crate::accounts::Accounts;
 use crate::telemetry::{noting, Notes};
 
 /// The route label of a request that matched no route (never the raw path: unbounded).
-const UNMATCHED: &str = "unmatched";
+pub(super) const UNMATCHED: &str = "unmatched";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -55,7 +57,6 @@ pub struct Metrics {
     accounts: Accounts,
     /// Scrapes bring the hasher's and the pool's figures up to date one at a time.
     scrape: Mutex<()>,
-    trust_proxy: bool,
 }
 
 fn latency_histogram() -> Histogram {
@@ -65,7 +66,7 @@ fn latency_histogram() -> Histogram {
 
 impl Metrics {
     /// Registers every metric, reading the hasher and the store pools at each scrape.
-    pub fn new(accounts: Accounts, trust_proxy: bool) -> Metrics {
+    pub fn new(accounts: Accounts) -> Metrics {
         let mut registry = Registry::with_prefix("roster");
         let requests = Family::<RequestLabels, Counter>::default();
         let latency: Latency = Family::new_with_constructor(latency_histogram);
@@ -122,7 +123,6 @@ impl Metrics {
             pool,
             accounts,
             scrape: Mutex::new(()),
-            trust_proxy,
         }
     }
 
@@ -188,36 +188,37 @@ pub async fn metrics(State(metrics): State<Arc<Metrics>>) -> Response {
     ([(CONTENT_TYPE, content_type)], metrics.render()).into_response()
 }
 
-/// Middleware: counts and times the request, and writes its access-log line (method, route
-/// and request id come from the request's span).
-pub async fn observe(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let method = method_label(req.method()).to_owned();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or(UNMATCHED, MatchedPath::as_str)
-        .to_owned();
-    let address =
-        super::extract::client_address(req.headers(), req.extensions(), metrics.trust_proxy);
-    let notes = Arc::new(Notes::default());
-    let response = noting(notes.clone(), next.run(req)).await;
-    let elapsed = start.elapsed();
-    let status = response.status().as_u16();
-    tracing::info!(
-        target: "access",
-        status,
-        latency_ms = elapsed.as_secs_f64() * 1000.0,
-        address = address.as_deref().unwrap_or("-"),
-        account = notes.account(),
-        outcome = notes.outcome(),
-        "{method} {route} {status}"
-    );
-    let labels = RequestLabels {
-        method,
-        route,
-        status: status.to_string(),
-    };
-    metrics.record(&labels, elapsed.as_secs_f64(), &notes);
-    response
+impl Metrics {
+    /// Counts and times `work`, the serving of one request, and writes its access-log line
+    /// (method, route and request id come from the request's span).
+    pub(super) async fn observe(
+        &self,
+        method: &Method,
+        route: String,
+        address: Option<String>,
+        work: impl Future<Output = Response>,
+    ) -> Response {
+        let start = Instant::now();
+        let method = method_label(method);
+        let notes = Arc::new(Notes::default());
+        let response = noting(notes.clone(), work).await;
+        let elapsed = start.elapsed();
+        let status = response.status().as_u16();
+        tracing::info!(
+            target: "access",
+            status,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            address = address.as_deref().unwrap_or("-"),
+            account = notes.account(),
+            outcome = notes.outcome(),
+            "{method} {route} {status}"
+        );
+        let labels = RequestLabels {
+            method: method.to_owned(),
+            route,
+            status: status.to_string(),
+        };
+        self.record(&labels, elapsed.as_secs_f64(), &notes);
+        response
+    }
 }

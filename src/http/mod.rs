@@ -1,32 +1,26 @@
 //! Transport: the route table, shared middleware, and one module per dialect.
 //! Handlers parse input, call `accounts`, and shape the reply: no SQL, no policy here.
 
+mod edge;
 mod ensims;
 pub mod extract;
 mod guard;
 mod health;
 pub mod metrics;
 pub mod origin;
+mod pages;
 pub mod request_id;
 mod userapi;
 
-use std::time::Duration;
+use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY,
-    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
-};
-use axum::http::HeaderValue;
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{any, get, post};
 use axum::Router;
-use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::accounts::Accounts;
 use origin::OriginPolicy;
-use request_id::RequestId;
 
 /// What every handler can reach: small, cheap to clone.
 #[derive(Clone)]
@@ -57,76 +51,19 @@ pub fn router(state: AppState, limits: Limits) -> Router {
     router_with(state, limits, OriginPolicy::default())
 }
 
-/// The route table with the middleware: request id, tracing, security headers, timeout,
-/// CORS for listed origins, the CSRF rule, the body limit.
+/// The route table with the middleware (see [`edge`]) and the body limit.
 pub fn router_with(state: AppState, limits: Limits, origins: OriginPolicy) -> Router {
     let guard = guard::Guard::new(origins, state.trust_proxy);
-    let cors = guard.has_allowed_origins();
-    let observed = std::sync::Arc::new(metrics::Metrics::new(
-        state.accounts.clone(),
-        state.trust_proxy,
-    ));
-    let mut app = routes(state)
-        .merge(metrics_route(observed.clone()))
+    let metrics = Arc::new(metrics::Metrics::new(state.accounts.clone()));
+    let edge = Arc::new(edge::Edge {
+        guard,
+        metrics: metrics.clone(),
+        hsts: limits.hsts,
+    });
+    routes(state)
+        .merge(metrics_route(metrics))
         .layer(DefaultBodyLimit::max(limits.body_limit))
-        .layer(from_fn_with_state(guard.clone(), guard::csrf));
-    if cors {
-        app = app.layer(from_fn_with_state(guard, guard::cors));
-    }
-    app = app.layer(from_fn(time_limit));
-    app = app.layer(SetResponseHeaderLayer::overriding(
-        X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    ));
-    let headers: [(_, &'static str); 3] = [
-        (REFERRER_POLICY, "no-referrer"),
-        (X_FRAME_OPTIONS, "DENY"),
-        (CACHE_CONTROL, "no-store"),
-    ];
-    for (name, value) in headers {
-        app = app.layer(SetResponseHeaderLayer::if_not_present(
-            name,
-            HeaderValue::from_static(value),
-        ));
-    }
-    // A page that needs more (scripts, styles) sets its own policy.
-    app = app.layer(SetResponseHeaderLayer::if_not_present(
-        CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-    ));
-    if limits.hsts {
-        app = app.layer(SetResponseHeaderLayer::overriding(
-            STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
-        ));
-    }
-    app = app.layer(from_fn_with_state(observed, metrics::observe));
-    app.layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-        // Method, route and request id only: never headers (cookies) or bodies (passwords).
-        let route = req
-            .extensions()
-            .get::<MatchedPath>()
-            .map_or("-", MatchedPath::as_str);
-        let request_id = req
-            .extensions()
-            .get::<RequestId>()
-            .map_or("-", |id| id.0.as_str());
-        tracing::info_span!("request", method = %req.method(), route, request_id)
-    }))
-    .layer(from_fn(request_id::assign))
-}
-
-/// A request must be answered within 30 s, except an upload of files, which may take as long
-/// as its size over the client's link needs (up to an hour); 408 past the limit.
-async fn time_limit(req: Request, next: axum::middleware::Next) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let upload = req.method() == axum::http::Method::POST
-        && req.uri().path().starts_with("/users/api/files");
-    let limit = Duration::from_secs(if upload { 3600 } else { 30 });
-    match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(response) => response,
-        Err(_) => axum::http::StatusCode::REQUEST_TIMEOUT.into_response(),
-    }
+        .layer(from_fn_with_state(edge, edge::edge))
 }
 
 /// The `OpenAPI` 3.1 description of every route of both dialects (hand-written; a test checks
@@ -141,7 +78,7 @@ async fn openapi() -> impl axum::response::IntoResponse {
     )
 }
 
-fn metrics_route(metrics: std::sync::Arc<metrics::Metrics>) -> Router {
+fn metrics_route(metrics: Arc<metrics::Metrics>) -> Router {
     Router::new()
         .route("/metrics", get(metrics::metrics))
         .with_state(metrics)
@@ -162,9 +99,15 @@ fn routes(state: AppState) -> Router {
         .route("/confirm", post(ensims::confirm))
         .route("/user", get(ensims::get_user).post(ensims::update_user))
         .route("/register", post(ensims::register))
-        .route("/password", post(ensims::change_password))
+        .route(
+            "/password",
+            get(ensims::password_policy).post(ensims::change_password),
+        )
         .route("/send", post(ensims::mail::send))
-        .route("/reset", post(ensims::mail::reset))
+        .route(
+            "/reset",
+            get(ensims::mail::reset_status).post(ensims::mail::reset),
+        )
         .route("/reset/confirm", post(ensims::mail::confirm))
         .route(
             "/files",
@@ -188,6 +131,7 @@ fn routes(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(openapi))
+        .merge(pages::routes())
         .fallback(ensims::not_found)
         .method_not_allowed_fallback(ensims::method_not_allowed)
         .with_state(state)

@@ -6,8 +6,6 @@ use std::convert::Infallible;
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue};
-use axum::middleware::Next;
-use axum::response::Response;
 
 /// `X-Request-Id`.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -44,8 +42,9 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     }
 }
 
-/// Middleware: assigns the id before anything else sees the request, echoes it on the reply.
-pub async fn assign(mut req: Request, next: Next) -> Response {
+/// Gives the request its id (in its extensions and its `X-Request-Id` header) before
+/// anything else sees it; the header value to echo on the reply.
+pub fn assign_to(req: &mut Request) -> HeaderValue {
     let id = req
         .headers()
         .get(&X_REQUEST_ID)
@@ -56,9 +55,7 @@ pub async fn assign(mut req: Request, next: Next) -> Response {
     req.headers_mut()
         .insert(X_REQUEST_ID.clone(), value.clone());
     req.extensions_mut().insert(id);
-    let mut response = next.run(req).await;
-    response.headers_mut().insert(X_REQUEST_ID.clone(), value);
-    response
+    value
 }
 
 #[cfg(test)]

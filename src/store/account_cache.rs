@@ -7,10 +7,12 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use super::caches::{Link, ReadToken};
+use super::caches::{Link, ReadToken, SHORT_TTL};
 use crate::domain::Account;
 
-/// Entries above which the expired ones are swept.
+/// Entries above which the expired ones are swept; while that many are fresh, no more are
+/// added (reads then go to the database): the cache's memory is bounded (some 20 MB at most)
+/// whatever the number of accounts and however fast they are read.
 const SWEEP_ABOVE: usize = 20_000;
 
 /// Accounts by id, each with the instant its read from the database began.
@@ -25,6 +27,8 @@ struct Inner {
     // Bumped by every invalidation: a read that started before it must not be cached, as
     // it may hold the values from before the write.
     generation: u64,
+    // When the expired entries were last swept.
+    swept: Option<Instant>,
 }
 
 impl AccountCache {
@@ -57,8 +61,15 @@ impl AccountCache {
             return;
         }
         if inner.entries.len() >= SWEEP_ABOVE {
-            let ttl = link.ttl();
-            inner.entries.retain(|_, (_, at)| at.elapsed() < ttl);
+            // At most one sweep per short TTL: nothing read since expires sooner.
+            if inner.swept.map_or(true, |at| at.elapsed() >= SHORT_TTL) {
+                let ttl = link.ttl();
+                inner.entries.retain(|_, (_, at)| at.elapsed() < ttl);
+                inner.swept = Some(Instant::now());
+            }
+            if inner.entries.len() >= SWEEP_ABOVE {
+                return;
+            }
         }
         inner
             .entries
@@ -79,5 +90,43 @@ impl AccountCache {
         let mut inner = self.lock();
         inner.generation += 1;
         inner.entries.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::profile::Profile;
+    use crate::domain::{AccountKind, Role};
+
+    fn account(id: i64) -> Account {
+        Account {
+            id,
+            username: format!("u{id}"),
+            email: format!("u{id}@example.com"),
+            password_hash: None,
+            kind: AccountKind::Local,
+            role: Role::Normal,
+            locale: "en-us".into(),
+            profile: Profile::default(),
+            has_jess_secret: false,
+            version: 1,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn the_cache_never_holds_more_than_its_bound() {
+        let (cache, link) = (AccountCache::default(), Link::absent());
+        for id in 0..(SWEEP_ABOVE as i64 + 5_000) {
+            cache.put(cache.token(), &account(id), &link);
+        }
+        assert_eq!(cache.lock().entries.len(), SWEEP_ABOVE);
+        assert!(cache.get(1, &link).is_some());
+        assert!(
+            cache.get(SWEEP_ABOVE as i64 + 1, &link).is_none(),
+            "read from the store instead"
+        );
     }
 }

@@ -2,8 +2,10 @@
 //! This is the only code that knows SQL.
 
 mod account_cache;
+pub mod backup;
 mod caches;
 pub mod files;
+mod page_index;
 mod postgres;
 mod rows;
 mod session_cache;
@@ -112,6 +114,45 @@ pub struct PasswordChange<'a> {
     pub api_token_hash: Option<&'a str>,
 }
 
+/// One schema migration as `roster migrate --status` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationState {
+    /// Its version (the number its file name starts with).
+    pub version: i64,
+    /// Its name (the rest of the file name).
+    pub name: String,
+    /// Where the database stands with it.
+    pub status: MigrationStatus,
+}
+
+/// Where a database stands with one migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MigrationStatus {
+    /// Applied as this binary has it.
+    Applied,
+    /// Not applied yet: the next `roster migrate` or start applies it.
+    Pending,
+    /// Applied, but this binary's file differs from what was applied (its checksum).
+    Changed,
+    /// Started and failed (PostgreSQL runs each in a transaction; SQLite too).
+    Failed,
+    /// Applied, but unknown to this binary: the database was used by a newer Roster.
+    Unknown,
+}
+
+impl MigrationStatus {
+    /// The word `migrate --status` prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MigrationStatus::Applied => "applied",
+            MigrationStatus::Pending => "pending",
+            MigrationStatus::Changed => "changed",
+            MigrationStatus::Failed => "failed",
+            MigrationStatus::Unknown => "unknown",
+        }
+    }
+}
+
 /// The outcome of [`Store::throttle_attempt`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Attempt {
@@ -121,11 +162,39 @@ pub enum Attempt {
     Refused(i64),
 }
 
+/// What [`Store::import_accounts`] does with an account whose user name exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnConflict {
+    /// Leave the stored account as it is.
+    Skip,
+    /// Overwrite it with the imported values.
+    Update,
+}
+
+/// What became of one imported account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Imported {
+    /// Stored as a new account.
+    Created,
+    /// Its user name exists; left as it was (`OnConflict::Skip`).
+    Skipped,
+    /// Its user name exists; overwritten (`OnConflict::Update`).
+    Updated,
+    /// Its user name exists with these very values: nothing written.
+    Unchanged,
+    /// Its email belongs to another account: not stored.
+    EmailTaken,
+}
+
 /// Every persistent operation Roster needs; each call is atomic.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
+
+    /// Every migration this binary has and every one the database records, by version,
+    /// with its state; changes nothing.
+    async fn migrations(&self) -> StoreResult<Vec<MigrationState>>;
 
     /// The secret stored under `name`, storing `fresh` first if there is none (race-free).
     async fn secret(&self, name: &str, fresh: &[u8]) -> StoreResult<Vec<u8>>;
@@ -140,6 +209,20 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
         actor: &Actor,
     ) -> StoreResult<Account>;
+
+    /// Stores a batch of imported accounts in one transaction with their audit records;
+    /// one outcome per account, in order.
+    async fn import_accounts(
+        &self,
+        batch: &[NewAccount],
+        on_conflict: OnConflict,
+        now: i64,
+        actor: &Actor,
+    ) -> StoreResult<Vec<Imported>>;
+
+    /// For each of `email_keys` held by an account: the email key and that account's user
+    /// name key.
+    async fn email_owners(&self, email_keys: &[String]) -> StoreResult<Vec<(String, String)>>;
 
     /// The account with this id.
     async fn account_by_id(&self, id: i64) -> StoreResult<Account>;
@@ -256,13 +339,17 @@ pub trait Store: Send + Sync + 'static {
     /// Appends a record that goes with no other write (a failed log on, an unlock).
     async fn record_audit(&self, record: &AuditRecord) -> StoreResult<()>;
 
-    /// Audit records, newest first: of one user name (case-insensitive) and/or since a time.
+    /// Audit records, newest first: of one user name (case-insensitive; the name each record
+    /// was written under, so a deleted account's records too) and/or since a time.
     async fn audit_records(
         &self,
         username: Option<&str>,
         since: Option<i64>,
         limit: i64,
     ) -> StoreResult<Vec<AuditRecord>>;
+
+    /// Whether any audit record was written under `username` (case-insensitive).
+    async fn audit_name_known(&self, username: &str) -> StoreResult<bool>;
 
     /// Deletes audit records older than `before` (unix seconds).
     async fn purge_audit(&self, before: i64) -> StoreResult<u64>;
@@ -359,7 +446,7 @@ pub async fn open_existing(url: &str) -> Result<std::sync::Arc<dyn Store>, Strin
 }
 
 /// The file a `sqlite:` URL names; `None` for other URLs and in-memory databases.
-fn sqlite_file(url: &str) -> Result<Option<std::path::PathBuf>, String> {
+pub fn sqlite_file(url: &str) -> Result<Option<std::path::PathBuf>, String> {
     use std::str::FromStr;
     if !url.starts_with("sqlite:") || url.contains(":memory:") || url.contains("mode=memory") {
         return Ok(None);

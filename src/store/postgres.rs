@@ -52,6 +52,8 @@ pub struct PostgresStore {
     // link tells this instance about their changes.
     caches: Arc<Caches>,
     link: OnceLock<tokio::task::AbortHandle>,
+    /// Marks for deep pages of the account list.
+    pages: super::page_index::PageIndex,
 }
 
 impl Drop for PostgresStore {
@@ -123,6 +125,7 @@ impl PostgresStore {
             reader: pool,
             caches: Arc::new(Caches::new(Link::for_postgres())),
             link: OnceLock::new(),
+            pages: super::page_index::PageIndex::default(),
         })
     }
 

@@ -26,7 +26,7 @@ type Db = Sqlite;
 /// The store the shared SQL in `sql/` implements [`super::Store`] for here.
 type Backend = SqliteStore;
 /// The SQLite schema's migrations.
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+pub(super) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// A SQLite database file with a single-connection write pool and a read pool.
 pub struct SqliteStore {
@@ -36,6 +36,8 @@ pub struct SqliteStore {
     // Only this process writes through this store (the CLI aside): no link, so entries
     // live the short time-to-live.
     caches: Arc<Caches>,
+    /// Marks for deep pages of the account list.
+    pages: super::page_index::PageIndex,
     file: Arc<FileGuard>,
 }
 
@@ -159,6 +161,7 @@ impl SqliteStore {
             reader,
             updates,
             caches: Arc::new(Caches::new(Link::absent())),
+            pages: super::page_index::PageIndex::default(),
             file,
         })
     }

@@ -124,6 +124,18 @@ impl Server {
         format!("http://{}{path}", self.addr)
     }
 
+    /// Stops the process (SIGKILL) and waits for it; its stderr, and all it wrote on stdout.
+    pub fn stop_with_stdout(mut self) -> (String, String) {
+        let _ = self.child.kill();
+        let mut stdout = String::new();
+        if let Some(mut out) = self.child.stdout.take() {
+            use std::io::Read;
+            let _ = out.read_to_string(&mut stdout);
+        }
+        let _ = self.child.wait();
+        (std::mem::take(&mut self.log), stdout)
+    }
+
     /// Stops the process (SIGKILL) and waits for it.
     pub fn stop(mut self) -> String {
         let _ = self.child.kill();

@@ -396,3 +396,16 @@ async fn a_zip_that_lies_about_its_sizes_is_stopped_while_it_expands() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(store.purge_unpublished(i64::MAX).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn a_root_holding_one_file_is_listed_not_downloaded() {
+    let (app, token) = john().await;
+    let reply = app.upload("/users/api/files", &token, &[("file", "a", b"alone")]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let listed = root(&app, &token).await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(listed[0]["fileName"], "a");
+    assert_eq!(listed[0]["fileSize"], 5);
+    let download = app.get("/users/api/files/a", Some(&token)).await;
+    assert_eq!((download.status, download.text.as_str()), (StatusCode::OK, "alone"));
+}

@@ -152,6 +152,36 @@ async fn get_audit_code_rows() {
 }
 
 #[tokio::test]
+async fn get_audit_finds_a_deleted_account_by_the_name_its_records_were_written_under() {
+    let app = TestApp::spawn(BACKEND).await;
+    app.add_user("Del.Me", "del@example.com").await;
+    app.admin("updateUser", r#"{"username":"Del.Me","locale":"ja-jp"}"#).await;
+    app.admin("deleteUser", r#"{"username":"del.me"}"#).await;
+    let admin = basic("admin", ADMIN_PASSWORD);
+    let users = app.userapi(Method::GET, "action=getUsers&username=Del.Me", None, Some(&admin)).await;
+    assert_eq!(users.status, StatusCode::NOT_FOUND, "the account is gone: {}", users.text);
+    // Any case of the name finds the records, written under the account's own spelling.
+    for name in ["Del.Me", "del.me", "DEL.ME"] {
+        let v = audit(&app, &format!("username={name}")).await;
+        let records = v["records"].as_array().unwrap();
+        let actions: Vec<&str> = records.iter().map(|r| r["action"].as_str().unwrap()).collect();
+        assert_eq!(actions, ["delete", "update", "create"], "{name}");
+        assert!(records.iter().all(|r| r["username"] == "Del.Me"), "{v}");
+        assert_eq!(records[1]["changes"], json!([{"field":"locale","old":"en-us","new":"ja-jp"}]));
+    }
+    // Records that exist but fall before `since` are no error: the name is known.
+    let later = audit(&app, "username=del.me&since=2999-01-01T00:00:00Z").await;
+    assert_eq!(later, json!({"records": [], "count": 0}));
+    // A name with neither an account nor a record is still C7040006.
+    let ghost = app.userapi(Method::GET, "action=getAudit&username=never.was", None, Some(&admin)).await;
+    ghost.assert_error(StatusCode::NOT_FOUND, "C7040006", "User name that is specified in the parameter {username} does not exist.");
+    // A new account of the same name sees the old records with its own.
+    app.add_user("del.me", "del2@example.com").await;
+    let both = audit(&app, "username=del.me").await;
+    assert_eq!(both["count"], 4, "{both}");
+}
+
+#[tokio::test]
 async fn if_match_with_a_stale_etag_is_refused_with_412_and_changes_nothing() {
     let app = TestApp::spawn(BACKEND).await;
     let token = app.log_on("admin@localhost", ADMIN_PASSWORD).await;

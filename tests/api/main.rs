@@ -12,6 +12,7 @@
 #![allow(clippy::needless_pass_by_value, clippy::too_many_lines)]
 
 mod binary;
+mod browser;
 mod faults;
 mod files_at_rest;
 mod files_client;
@@ -21,6 +22,8 @@ mod ldap;
 mod limits;
 mod multi_instance;
 mod observability;
+mod operations;
+mod pages;
 mod pg;
 mod pg_tls;
 mod slapd;
@@ -64,6 +67,9 @@ macro_rules! suite {
             mod hardening {
                 include!("hardening.rs");
             }
+            mod import {
+                include!("import.rs");
+            }
             mod pepper {
                 include!("pepper.rs");
             }
@@ -84,6 +90,9 @@ macro_rules! suite {
             }
             mod userapi_auth {
                 include!("userapi_auth.rs");
+            }
+            mod web_console {
+                include!("web_console.rs");
             }
         }
     };

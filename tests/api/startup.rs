@@ -67,23 +67,129 @@ async fn audit_retention_of_zero_days_is_refused_with_the_range() {
 }
 
 #[tokio::test]
-async fn a_first_start_shows_the_password_once_and_it_logs_on() {
+async fn without_a_terminal_the_generated_password_goes_to_an_owner_only_file_named_in_the_log() {
+    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let url = sqlite_url(dir.path());
     let envs = [("ROSTER_DATABASE_URL", url.as_str())];
-    let first = serve(dir.path(), &envs, &[]).expect("first start");
+    // stdout is a pipe here, as under systemd or `docker run` without -t.
+    let mut first = serve(dir.path(), &envs, &[]).expect("first start");
+    let file = dir.path().join("roster.db.admin-password");
     let line = first
         .log
         .lines()
-        .find(|l| l.contains("one-time password: "))
-        .expect("the password is shown")
+        .find(|l| l.contains("one-time password is in"))
+        .unwrap_or_else(|| panic!("the log names the file: {}", first.log))
         .to_owned();
-    let password = line.rsplit("one-time password: ").next().unwrap().trim();
-    assert!(crate::binary::logs_on(&first, "admin@localhost", password).await);
-    first.stop();
+    assert!(line.contains("roster.db.admin-password"), "{line}");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    let password = std::fs::read_to_string(&file).unwrap().trim().to_owned();
+    assert!(password.len() >= 16, "{password:?}");
+    assert!(crate::binary::logs_on(&first, "admin@localhost", &password).await);
+    first.wait_for("never appears", Duration::from_millis(300));
+    let (log, stdout) = first.stop_with_stdout();
+    assert!(
+        !log.contains(&password),
+        "the password is in the log: {log}"
+    );
+    assert!(
+        !stdout.contains(&password),
+        "the password is on a piped stdout: {stdout}"
+    );
     let again = serve(dir.path(), &envs, &[]).expect("second start");
     assert!(!again.log.contains("one-time password"), "{}", again.log);
     assert!(!again.log.contains("set-password"), "{}", again.log);
+}
+
+#[tokio::test]
+async fn a_password_file_that_cannot_be_written_is_logged_without_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let envs = [("ROSTER_DATABASE_URL", url.as_str())];
+    // A directory where the file would go: it can be neither replaced nor created.
+    std::fs::create_dir(dir.path().join("roster.db.admin-password")).unwrap();
+    let mut first = serve(dir.path(), &envs, &[]).expect("the start goes on");
+    first.wait_for("never appears", Duration::from_millis(300));
+    let (log, stdout) = first.stop_with_stdout();
+    let line = log
+        .lines()
+        .find(|l| l.contains("cannot write its one-time password"))
+        .unwrap_or_else(|| panic!("an error names the file: {log}"));
+    assert!(
+        line.contains("ERROR") && line.contains("roster.db.admin-password"),
+        "{line}"
+    );
+    assert!(
+        !log.contains("one-time password: ") && stdout.is_empty(),
+        "{log}{stdout}"
+    );
+    let next = serve(dir.path(), &envs, &[]).expect("next start").stop();
+    assert!(
+        next.contains("never shown") && next.contains("roster user set-password admin"),
+        "{next}"
+    );
+}
+
+#[tokio::test]
+async fn on_a_terminal_the_generated_password_is_printed_on_stdout_and_never_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    // `script` runs the server on a pseudo-terminal; what it prints comes back here.
+    let command = format!("{} serve --log-format json", env!("CARGO_BIN_EXE_roster"));
+    let mut child = std::process::Command::new("script")
+        .args(["-qefc", &command, "/dev/null"])
+        .current_dir(dir.path())
+        .env_remove("ROSTER_ADMIN_PASSWORD")
+        .env("ROSTER_DATABASE_URL", &url)
+        .env("ROSTER_LISTEN", "127.0.0.1:0")
+        .env("ROSTER_LOG", "info")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("script(1) from util-linux runs");
+    let stdout = child.stdout.take().unwrap();
+    let (send, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if send.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !seen.iter().any(|l: &String| l.contains("\"listening\"")) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let all = seen.join("\n");
+    let shown = seen
+        .iter()
+        .find(|l| l.contains("one-time password: "))
+        .unwrap_or_else(|| panic!("the password is shown on the terminal: {all}"));
+    let password = shown.rsplit("one-time password: ").next().unwrap().trim();
+    assert!(password.len() >= 16, "{shown}");
+    let logged: Vec<&String> = seen
+        .iter()
+        .filter(|l| l.trim_start().starts_with('{'))
+        .collect();
+    assert!(!logged.is_empty(), "JSON log lines: {all}");
+    assert!(
+        logged.iter().all(|l| !l.contains(password)),
+        "logged: {all}"
+    );
+    assert!(!dir.path().join("roster.db.admin-password").exists());
 }
 
 #[tokio::test]

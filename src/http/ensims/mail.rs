@@ -44,6 +44,19 @@ pub async fn send(
     .into_response())
 }
 
+/// `GET /users/api/reset` [Roster]: whether password reset by email is available (SMTP
+/// configured), so that a page offers "forgot password" only when it can work.
+pub async fn reset_status(State(state): State<AppState>) -> axum::response::Response {
+    if !state.accounts.mail_enabled() {
+        return unavailable();
+    }
+    Json(Status {
+        ok: true,
+        status: "Password reset is available.",
+    })
+    .into_response()
+}
+
 /// `POST /users/api/reset` `{"email"}`: the same reply whether or not the account exists.
 pub async fn reset(
     State(state): State<AppState>,

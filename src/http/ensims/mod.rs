@@ -18,6 +18,7 @@ use super::extract::ClientAddr;
 use super::AppState;
 use crate::accounts::{self, IssuedSession, NewUser};
 use crate::domain::{AccountKind, Dialect, Role};
+pub(super) use extractors::cookie_token;
 use extractors::{EnsimsJson, Session, SESSION_COOKIE};
 use input::{credential, if_match, object, profile_input, required_str, unwrap_data};
 pub use wire::{fail, AccountView, EnsimsError, UNAVAILABLE, UNAVAILABLE_RETRY};
@@ -219,6 +220,19 @@ pub async fn change_password(
         })
         .into_response()),
     }
+}
+
+/// `GET /users/api/password` [Roster]: the password policy in force, for a form to show
+/// before the user submits (`{"ok","status","policy","rules"}`).
+pub async fn password_policy(State(state): State<AppState>) -> Response {
+    let policy = state.accounts.settings().policy;
+    Json(serde_json::json!({
+        "ok": true,
+        "status": "Password policy included.",
+        "policy": policy.name(),
+        "rules": policy.rules(),
+    }))
+    .into_response()
 }
 
 /// Fallback for unknown paths.

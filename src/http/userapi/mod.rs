@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::STANDARD;
@@ -24,6 +24,9 @@ use crate::domain::{Actor, Dialect};
 use codes::{error, Action, Failure, Fault, Reply};
 use reads::{get_audit, get_users};
 use writes::{change_password, create_users, delete_user, update_user};
+
+/// The header that marks a call of the admin console (see [`console_session`]).
+const X_REQUESTED_WITH: &str = "x-requested-with";
 
 /// `/userapi.do`, any method.
 pub async fn dispatch(
@@ -62,6 +65,7 @@ pub async fn dispatch(
         Err(_) => Bytes::new(),
     };
     let actor = addr.actor(Dialect::UserApi);
+    let console = from_console(&headers);
     let result = match caller(&state, &headers, &actor).await {
         Err(fault) => Err(fault),
         Ok(caller) => {
@@ -78,7 +82,13 @@ pub async fn dispatch(
             result
         }
     };
-    result.unwrap_or_else(|fault| Failure(action, fault).into_response())
+    let mut response = result.unwrap_or_else(|fault| Failure(action, fault).into_response());
+    if console {
+        // A page's script handles the 401 itself: a Basic challenge would make the browser
+        // hold the request for its own log-on dialog.
+        response.headers_mut().remove(WWW_AUTHENTICATE);
+    }
+    response
 }
 
 /// The security event of a caller that lacks the right to an action.
@@ -132,17 +142,44 @@ async fn run(
     }
 }
 
-/// Who calls: `x-authorization` (the admin key) or `Authorization: Basic`.
+/// Who calls: `x-authorization` (the admin key), `Authorization: Basic`, or — the admin
+/// console — the browser's session cookie (see [`console_session`]).
 async fn caller(state: &AppState, headers: &HeaderMap, actor: &Actor) -> Result<Caller, Fault> {
     if let Some(key) = headers.get("x-authorization") {
         let key = key.to_str().map_err(|_| Fault::AuthFailed)?;
         return Ok(state.accounts.check_admin_key(key, actor).await?);
+    }
+    if let Some(token) = console_session(headers) {
+        return Ok(state.accounts.session_caller(token).await?);
     }
     let (username, secret) = basic_credential(headers).ok_or(Fault::AuthFailed)?;
     Ok(state
         .accounts
         .check_basic_credential(&username, &secret, actor)
         .await?)
+}
+
+/// The session token of a call from the admin console: a `session_token` cookie on a request
+/// with no `Authorization` header, carrying `X-Requested-With` (a header a cross-site form or
+/// link cannot set, and a cross-site script cannot send without a CORS preflight that Roster
+/// never grants for it) and, when the browser says where it comes from, `Sec-Fetch-Site:
+/// same-origin`. Writes also pass the CSRF rule (`guard::csrf`) before they get here.
+fn console_session(headers: &HeaderMap) -> Option<&str> {
+    let same_origin = headers
+        .get("sec-fetch-site")
+        .map_or(true, |v| v.as_bytes().eq_ignore_ascii_case(b"same-origin"));
+    if !(from_console(headers) && same_origin) {
+        return None;
+    }
+    super::ensims::cookie_token(headers)
+}
+
+/// Whether a request is marked as the console's (`X-Requested-With`, no `Authorization`).
+fn from_console(headers: &HeaderMap) -> bool {
+    !headers.contains_key(AUTHORIZATION)
+        && headers
+            .get(X_REQUESTED_WITH)
+            .is_some_and(|v| !v.as_bytes().is_empty())
 }
 
 fn basic_credential(headers: &HeaderMap) -> Option<(String, String)> {

@@ -124,24 +124,91 @@ pub(super) async fn account_by_id(s: &Backend, id: i64) -> StoreResult<Account> 
     Ok(account)
 }
 
+/// One page in user name order and the total. A page deep in the list seeks to the nearest
+/// mark of the [`PageIndex`](crate::store::page_index) instead of walking the index from the
+/// start, so that its cost does not grow with the offset.
 pub(super) async fn list_accounts(
     s: &Backend,
     offset: i64,
     limit: i64,
 ) -> StoreResult<(Vec<Account>, i64)> {
+    use crate::store::page_index::FROM_OFFSET;
     let columns = account_columns();
-    let sql = format!("SELECT {columns} FROM accounts ORDER BY username_key LIMIT $1 OFFSET $2");
     let mut tx = s.reader.begin().await?;
-    let rows: Vec<AccountRow> = sqlx::query_as(&sql)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&mut *tx)
-        .await?;
-    let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM accounts")
-        .fetch_one(&mut *tx)
-        .await?;
+    let (total, max_id) = fingerprint(&mut tx).await?;
+    let rows: Vec<AccountRow> = if offset < FROM_OFFSET {
+        let sql =
+            format!("SELECT {columns} FROM accounts ORDER BY username_key LIMIT $1 OFFSET $2");
+        sqlx::query_as(&sql)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&mut *tx)
+            .await?
+    } else if offset >= total {
+        Vec::new()
+    } else {
+        let marks = marks(s, &mut tx, total, max_id).await?;
+        match marks.seek(offset) {
+            None => Vec::new(),
+            Some((key, skip)) => {
+                let sql = format!(
+                    "SELECT {columns} FROM accounts WHERE username_key >= $1 \
+                     ORDER BY username_key LIMIT $2 OFFSET $3"
+                );
+                sqlx::query_as(&sql)
+                    .bind(key)
+                    .bind(limit)
+                    .bind(skip)
+                    .fetch_all(&mut *tx)
+                    .await?
+            }
+        }
+    };
     tx.commit().await?;
     Ok((rows.into_iter().map(Account::from).collect(), total))
+}
+
+/// The page marks of the set of accounts with this fingerprint: remembered, or read now.
+async fn marks(
+    s: &Backend,
+    tx: &mut Tx<'_>,
+    total: i64,
+    max_id: i64,
+) -> StoreResult<std::sync::Arc<crate::store::page_index::Marks>> {
+    use crate::store::page_index::{Marks, STRIDE};
+    if let Some(marks) = s.pages.get(total, max_id) {
+        return Ok(marks);
+    }
+    let sql = format!(
+        "SELECT username_key FROM (SELECT username_key, ROW_NUMBER() OVER \
+         (ORDER BY username_key) AS n FROM accounts) AS ranked \
+         WHERE (n - 1) % {STRIDE} = 0 ORDER BY n"
+    );
+    let keys: Vec<(String,)> = sqlx::query_as(&sql).fetch_all(&mut **tx).await?;
+    let marks = std::sync::Arc::new(Marks::new(
+        total,
+        max_id,
+        keys.into_iter().map(|(k,)| k).collect(),
+    ));
+    // On SQLite the transaction reads one snapshot; on PostgreSQL each statement reads its
+    // own, so the marks are kept only if the set did not change meanwhile.
+    if fingerprint(tx).await? == (total, max_id) {
+        s.pages.put(marks.clone());
+    }
+    Ok(marks)
+}
+
+/// How many accounts there are (kept by triggers in `account_count`: counting a million
+/// rows at each request would cost tens of milliseconds) and their largest id (found in the
+/// key's B-tree).
+async fn fingerprint(tx: &mut Tx<'_>) -> StoreResult<(i64, i64)> {
+    let (count,): (i64,) = sqlx::query_as("SELECT n FROM account_count WHERE id = 1")
+        .fetch_one(&mut **tx)
+        .await?;
+    let (max_id,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(id), 0) FROM accounts")
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok((count, max_id))
 }
 
 pub(super) async fn update_account(

@@ -10,10 +10,11 @@ use std::sync::Arc;
 use sqlx::QueryBuilder;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use super::{Backend, Db, Tx};
-use crate::domain::{Account, AuditRecord};
+use super::audit::insert_audits;
+use super::{Backend, Db};
+use crate::domain::Account;
 use crate::store::caches::Changed;
-use crate::store::rows::{account_columns, changes_column, update_record, AccountRow};
+use crate::store::rows::{account_columns, update_record, AccountRow};
 use crate::store::{StoreError, StoreResult, Update};
 
 /// The most updates one commit carries.
@@ -194,27 +195,4 @@ async fn apply_batch(
     }
     tx.commit().await?;
     Ok(results)
-}
-
-/// Several audit records in one statement.
-async fn insert_audits(tx: &mut Tx<'_>, records: &[AuditRecord]) -> StoreResult<()> {
-    if records.is_empty() {
-        return Ok(());
-    }
-    let mut q = QueryBuilder::<Db>::new(
-        "INSERT INTO audit (at, actor_id, actor, dialect, address, action, account_id, username, changes) ",
-    );
-    q.push_values(records, |mut row, r| {
-        row.push_bind(r.at)
-            .push_bind(r.actor.id)
-            .push_bind(r.actor.name.as_deref())
-            .push_bind(r.actor.dialect.as_str())
-            .push_bind(r.actor.address.as_deref())
-            .push_bind(r.action.as_str())
-            .push_bind(r.account_id)
-            .push_bind(r.username.as_deref())
-            .push_bind(changes_column(&r.changes));
-    });
-    q.build().execute(&mut **tx).await?;
-    Ok(())
 }

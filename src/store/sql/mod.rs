@@ -12,6 +12,7 @@
 mod accounts;
 mod audit;
 mod batch;
+mod import;
 mod passwords;
 mod reset_tokens;
 mod secrets;
@@ -22,7 +23,9 @@ use async_trait::async_trait;
 
 use super::{Backend, Db, MIGRATOR};
 use crate::domain::{Account, AccountPatch, Actor, AuditRecord, NewAccount, Session};
-use crate::store::{Attempt, PasswordChange, Store, StoreResult, ThrottlePolicy};
+use crate::store::{
+    Attempt, Imported, OnConflict, PasswordChange, Store, StoreResult, ThrottlePolicy,
+};
 
 use accounts::update_query;
 pub(crate) use audit::insert_audit;
@@ -32,6 +35,10 @@ pub(super) use batch::CommitQueue;
 impl Store for Backend {
     async fn migrate(&self) -> StoreResult<()> {
         secrets::migrate(self).await
+    }
+
+    async fn migrations(&self) -> StoreResult<Vec<crate::store::MigrationState>> {
+        secrets::migrations(self).await
     }
 
     async fn secret(&self, name: &str, fresh: &[u8]) -> StoreResult<Vec<u8>> {
@@ -49,6 +56,20 @@ impl Store for Backend {
         actor: &Actor,
     ) -> StoreResult<Account> {
         accounts::create_account(self, new, now, actor).await
+    }
+
+    async fn import_accounts(
+        &self,
+        batch: &[NewAccount],
+        on_conflict: OnConflict,
+        now: i64,
+        actor: &Actor,
+    ) -> StoreResult<Vec<Imported>> {
+        import::import_accounts(self, batch, on_conflict, now, actor).await
+    }
+
+    async fn email_owners(&self, email_keys: &[String]) -> StoreResult<Vec<(String, String)>> {
+        import::email_owners(self, email_keys).await
     }
 
     async fn account_by_id(&self, id: i64) -> StoreResult<Account> {
@@ -202,6 +223,10 @@ impl Store for Backend {
         limit: i64,
     ) -> StoreResult<Vec<AuditRecord>> {
         audit::audit_records(self, username, since, limit).await
+    }
+
+    async fn audit_name_known(&self, username: &str) -> StoreResult<bool> {
+        audit::audit_name_known(self, username).await
     }
 
     async fn purge_audit(&self, before: i64) -> StoreResult<u64> {

@@ -496,7 +496,9 @@ fn on_a_terminal(dir: &Path, url: &str, args: &str, answers: &[(&str, &str)]) ->
     for (prompt, answer) in answers {
         read_until(&mut shown, prompt, from);
         from = shown.len();
-        // The prompt is on the terminal, so echo is off by now.
+        // The prompt is written just before echo is turned off (rpassword's order), so a
+        // typist as quick as this test could beat it: answer as a person would, a moment on.
+        std::thread::sleep(Duration::from_millis(300));
         stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
     }
     let status = child.wait().unwrap();

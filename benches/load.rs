@@ -494,7 +494,11 @@ fn serve(url: &str, port: u16) -> Process {
             ])
             .env("ROSTER_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("ROSTER_ADMIN_KEY", ADMIN_KEY)
-            .env("ROSTER_LOG", "warn")
+            // `BENCH_SERVER_LOG=roster::store=debug` shows each group commit's size and time.
+            .env(
+                "ROSTER_LOG",
+                std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()

@@ -76,7 +76,13 @@ async fn group_commit(writer: sqlx::Pool<Db>, queue: Arc<Mutex<mpsc::Receiver<Jo
             }
         }
         previous = batch.len();
+        let started = std::time::Instant::now();
         let results = commit_batch(&writer, &batch).await;
+        tracing::debug!(
+            size = batch.len(),
+            micros = started.elapsed().as_micros() as u64,
+            "group commit"
+        );
         for ((_, done), result) in batch.drain(..).zip(results) {
             let _ = done.send(result);
         }

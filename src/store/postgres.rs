@@ -160,6 +160,10 @@ impl PostgresStore {
     /// Row locks, taken in id order by the group commit.
     const LOCK_ROWS: &'static str = " FOR UPDATE";
 
+    /// One statement per round trip (the extended protocol takes binds one statement at a
+    /// time).
+    const ONE_TRIP_UPDATES: bool = false;
+
     /// Queues the update for the next group commit and waits until that commit is durable.
     async fn apply_update(&self, update: Update) -> StoreResult<()> {
         self.updates.apply(update).await

@@ -21,8 +21,15 @@ pub(super) async fn account_where(s: &Backend, column: &str, key: &str) -> Store
 
 /// The single statement of a partial update: the named columns and the version.
 pub(crate) fn update_query(u: &Update) -> QueryBuilder<'_, Db> {
+    let mut q = QueryBuilder::<Db>::new("");
+    push_update(&mut q, u);
+    q
+}
+
+/// Appends the `UPDATE` statement of `u` to `q` (group commit joins several).
+pub(crate) fn push_update<'a>(q: &mut QueryBuilder<'a, Db>, u: &'a Update) {
     let patch = &u.patch;
-    let mut q = QueryBuilder::<Db>::new("UPDATE accounts SET version = version + 1, updated_at = ");
+    q.push("UPDATE accounts SET version = version + 1, updated_at = ");
     q.push_bind(u.now);
     for (field, value) in &patch.texts {
         q.push(", ")
@@ -44,7 +51,6 @@ pub(crate) fn update_query(u: &Update) -> QueryBuilder<'_, Db> {
         q.push(", role = ").push_bind(role.as_str());
     }
     q.push(" WHERE id = ").push_bind(u.id);
-    q
 }
 
 pub(super) async fn count_accounts(s: &Backend) -> StoreResult<i64> {

@@ -167,6 +167,11 @@ async fn apply_batch(
     let mut results = Vec::with_capacity(pending.len());
     let mut records = Vec::new();
     let mut changed = Vec::new();
+    // Only an email can break a uniqueness rule; without one, no statement is refused and
+    // the updates may go together where the backend takes several statements in one trip.
+    let together =
+        Backend::ONE_TRIP_UPDATES && pending.iter().all(|&i| batch[i].0.patch.email.is_none());
+    let mut joined = QueryBuilder::<Db>::new("");
     for &i in pending {
         let update = &batch[i].0;
         let Some(old) = current.get_mut(&update.id) else {
@@ -177,21 +182,29 @@ async fn apply_batch(
             results.push(Err(StoreError::Stale));
             continue;
         }
-        match super::update_query(update)
-            .build()
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from)
-        {
-            Err(refused @ StoreError::Conflict(_)) => return Err(Failure::Refused(i, refused)),
-            Err(e) => return Err(e.into()),
-            Ok(_) => {
-                records.extend(update_record(update, old));
-                update.patch.apply(old);
-                changed.push(update.id);
-                results.push(Ok(()));
+        if together {
+            super::push_update(&mut joined, update);
+            joined.push("; ");
+        } else {
+            match super::update_query(update)
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from)
+            {
+                Err(refused @ StoreError::Conflict(_)) => return Err(Failure::Refused(i, refused)),
+                Err(e) => return Err(e.into()),
+                Ok(_) => {}
             }
         }
+        records.extend(update_record(update, old));
+        update.patch.apply(old);
+        changed.push(update.id);
+        results.push(Ok(()));
+    }
+    if together && !changed.is_empty() {
+        // A one-off text: kept out of the statement cache.
+        joined.build().persistent(false).execute(&mut *tx).await?;
     }
     insert_audits(&mut tx, &records).await?;
     if !changed.is_empty() {

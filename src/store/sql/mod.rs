@@ -27,7 +27,7 @@ use crate::store::{
     Attempt, Imported, OnConflict, PasswordChange, Store, StoreResult, ThrottlePolicy,
 };
 
-use accounts::update_query;
+use accounts::{push_update, update_query};
 pub(crate) use audit::insert_audit;
 pub(super) use batch::CommitQueue;
 

@@ -60,12 +60,8 @@ pub(super) async fn count_accounts(s: &Backend) -> StoreResult<i64> {
     Ok(n)
 }
 
-pub(super) async fn create_account(
-    s: &Backend,
-    new: &NewAccount,
-    now: i64,
-    actor: &Actor,
-) -> StoreResult<Account> {
+/// `INSERT INTO accounts (every column) `, for one new account or a batch of them.
+pub(super) fn insert_accounts<'a>() -> QueryBuilder<'a, Db> {
     let mut q = QueryBuilder::<Db>::new(
         "INSERT INTO accounts (username, username_key, email, email_key, password_hash, \
          kind, role, locale, use_jess, jess_user, created_at, updated_at",
@@ -73,8 +69,16 @@ pub(super) async fn create_account(
     for field in TextField::ALL {
         q.push(", ").push(field.name());
     }
-    q.push(") VALUES (");
-    let mut values = q.separated(", ");
+    q.push(") ");
+    q
+}
+
+/// The values of one new account, in the order of [`insert_accounts`]' columns.
+pub(super) fn push_account_values<'a>(
+    values: &mut sqlx::query_builder::Separated<'_, 'a, Db, &'static str>,
+    new: &'a NewAccount,
+    now: i64,
+) {
     values
         .push_bind(new.username.as_str())
         .push_bind(new.username.key())
@@ -83,7 +87,7 @@ pub(super) async fn create_account(
         .push_bind(new.password_hash.as_deref())
         .push_bind(new.kind.as_str())
         .push_bind(new.role.as_str())
-        .push_bind(&new.locale)
+        .push_bind(new.locale.as_str())
         .push_bind(new.profile.use_jess)
         .push_bind(new.profile.jess_user.as_deref())
         .push_bind(now)
@@ -91,6 +95,17 @@ pub(super) async fn create_account(
     for text in &new.profile.texts {
         values.push_bind(text.as_deref());
     }
+}
+
+pub(super) async fn create_account(
+    s: &Backend,
+    new: &NewAccount,
+    now: i64,
+    actor: &Actor,
+) -> StoreResult<Account> {
+    let mut q = insert_accounts();
+    q.push("VALUES (");
+    push_account_values(&mut q.separated(", "), new, now);
     q.push(") RETURNING id");
     let mut tx = s.writer.begin().await?;
     let (id,): (i64,) = q.build_query_as().fetch_one(&mut *tx).await?;
@@ -258,11 +273,7 @@ pub(super) async fn delete_account(
     )
     .await?;
     // Its sessions went with it (foreign key cascade).
-    let notice = Changed::account_and_sessions(id);
-    Backend::announce(&mut tx, &notice).await?;
-    tx.commit().await?;
-    s.caches.apply(&notice);
-    Ok(())
+    super::commit_announced(s, tx, &Changed::account_and_sessions(id)).await
 }
 
 pub(super) async fn set_jess(
@@ -295,11 +306,7 @@ pub(super) async fn set_jess(
         &record(now, actor, AuditAction::JessLink, &old, changes),
     )
     .await?;
-    let notice = Changed::accounts(vec![id]);
-    Backend::announce(&mut tx, &notice).await?;
-    tx.commit().await?;
-    s.caches.apply(&notice);
-    Ok(())
+    super::commit_announced(s, tx, &Changed::accounts(vec![id])).await
 }
 
 /// Bumps an account's version inside `tx` (on PostgreSQL this locks its row for the rest of

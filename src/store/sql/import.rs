@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::{Acquire, QueryBuilder};
 
+use super::accounts::push_account_values;
 use super::audit::insert_audits;
 use super::{Backend, Db, Tx};
 use crate::domain::{Account, Actor, AuditAction, AuditRecord, Change, NewAccount, TextField};
@@ -119,30 +120,9 @@ async fn insert_new(
     chunk: &[NewAccount],
     now: i64,
 ) -> StoreResult<Vec<(i64, String)>> {
-    let mut q = QueryBuilder::<Db>::new(
-        "INSERT INTO accounts (username, username_key, email, email_key, password_hash, \
-         kind, role, locale, use_jess, jess_user, created_at, updated_at",
-    );
-    for field in TextField::ALL {
-        q.push(", ").push(field.name());
-    }
-    q.push(") ");
+    let mut q = super::accounts::insert_accounts();
     q.push_values(chunk, |mut row, new| {
-        row.push_bind(new.username.as_str())
-            .push_bind(new.username.key())
-            .push_bind(new.email.as_str())
-            .push_bind(new.email.key())
-            .push_bind(new.password_hash.as_deref())
-            .push_bind(new.kind.as_str())
-            .push_bind(new.role.as_str())
-            .push_bind(new.locale.as_str())
-            .push_bind(new.profile.use_jess)
-            .push_bind(new.profile.jess_user.as_deref())
-            .push_bind(now)
-            .push_bind(now);
-        for text in &new.profile.texts {
-            row.push_bind(text.as_deref());
-        }
+        push_account_values(&mut row, new, now);
     });
     q.push(" ON CONFLICT DO NOTHING RETURNING id, username_key");
     Ok(q.build_query_as().fetch_all(&mut **tx).await?)

@@ -244,3 +244,16 @@ impl Store for Backend {
 
 /// The transaction type of this backend.
 type Tx<'c> = sqlx::Transaction<'c, Db>;
+
+/// Commits `tx` with `notice` announced inside it (other instances learn of the change when
+/// it commits), then applies `notice` to this instance's caches.
+async fn commit_announced(
+    s: &Backend,
+    mut tx: Tx<'_>,
+    notice: &crate::store::caches::Changed,
+) -> StoreResult<()> {
+    Backend::announce(&mut tx, notice).await?;
+    tx.commit().await?;
+    s.caches.apply(notice);
+    Ok(())
+}

@@ -82,11 +82,7 @@ pub(super) async fn set_password(
         .execute(&mut *tx)
         .await?;
     // The kept session is dropped from the caches too: it is read again, once.
-    let notice = Changed::account_and_sessions(id);
-    Backend::announce(&mut tx, &notice).await?;
-    tx.commit().await?;
-    s.caches.apply(&notice);
-    Ok(())
+    super::commit_announced(s, tx, &Changed::account_and_sessions(id)).await
 }
 
 pub(super) async fn rehash_password(s: &Backend, id: i64, old: &str, new: &str) -> StoreResult<()> {

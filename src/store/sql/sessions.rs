@@ -59,11 +59,7 @@ pub(super) async fn rotate_session(s: &Backend, old: &str, new: &Session) -> Sto
     .bind(new.expires_at)
     .execute(&mut *tx)
     .await?;
-    let notice = Changed::sessions(new.account_id);
-    Backend::announce(&mut tx, &notice).await?;
-    tx.commit().await?;
-    s.caches.apply(&notice);
-    Ok(())
+    super::commit_announced(s, tx, &Changed::sessions(new.account_id)).await
 }
 
 pub(super) async fn delete_session(
@@ -92,11 +88,7 @@ pub(super) async fn delete_session(
         changes: Vec::new(),
     };
     super::insert_audit(&mut tx, &audit).await?;
-    let notice = Changed::sessions(account_id);
-    Backend::announce(&mut tx, &notice).await?;
-    tx.commit().await?;
-    s.caches.apply(&notice);
-    Ok(())
+    super::commit_announced(s, tx, &Changed::sessions(account_id)).await
 }
 
 pub(super) async fn purge_sessions(s: &Backend, now: i64) -> StoreResult<u64> {
